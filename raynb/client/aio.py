@@ -1,0 +1,384 @@
+"""AsyncRayClient: the one implementation of the Ray dashboard API (httpx + websockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from . import logs, packaging
+from ._base import BaseClient, Filters, check_id, check_limit, filter_params
+from .errors import (
+    BadRequestError,
+    NotFoundError,
+    RayClientError,
+    RayTimeoutError,
+    ServerError,
+    UnavailableError,
+    error_for_status,
+)
+from .models import (
+    Actor,
+    ClusterStatus,
+    Job,
+    JobStatus,
+    ListResult,
+    Node,
+    ServeApplication,
+    SubmittedJob,
+    Task,
+    Version,
+)
+
+
+class AsyncRayClient(BaseClient):
+    """Async client of the Ray dashboard. Use ``async with AsyncRayClient() as ray: ...``.
+
+    Address: argument > RAY_API_SERVER_ADDRESS > RAY_ADDRESS (http/https) > localhost:8265.
+    Every method raises a :class:`~raynb.client.errors.RayClientError` subclass on failure.
+    """
+
+    def __init__(self, address: str | None = None, **kwargs: Any) -> None:
+        super().__init__(address, **kwargs)
+        self._http = httpx.AsyncClient(
+            base_url=self.address,
+            headers=self._headers,
+            timeout=self.timeout,
+            verify=self.verify,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> AsyncRayClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool; the client cannot be used afterwards."""
+        await self._http.aclose()
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self.verify is False:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        return ssl.create_default_context(cafile=self.verify if isinstance(self.verify, str) else None)
+
+    def _transport_error(self, exc: Exception, what: str) -> RayClientError:
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return UnavailableError(
+                f"Ray dashboard unreachable at {self.address} ({what}): start Ray with "
+                "`ray start --head` or pass the dashboard address (RAY_API_SERVER_ADDRESS)"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return RayTimeoutError(
+                f"{what} got no answer from {self.address} within {self.timeout:g}s: "
+                "the cluster may be overloaded; retry or raise timeout="
+            )
+        return UnavailableError(f"{what}: connection to {self.address} closed ({type(exc).__name__}); retry")
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        content: bytes | None = None,
+        ok: tuple[int, ...] = (200,),
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        what = f"{method} {path}"
+        try:
+            response = await self._http.request(
+                method, path, params=params, json=json, content=content,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, what) from None
+        if response.status_code not in ok:
+            raise error_for_status(response.status_code, response.text, what)
+        return response
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise UnavailableError(
+                f"{method} {path} answered something that is not JSON: is {self.address} "
+                "a Ray dashboard?"
+            ) from None
+
+    async def _state(self, path: str, params: Any = None) -> dict[str, Any]:
+        """GET a state-API path and unwrap its ``{result, msg, data}`` envelope."""
+        body = await self._json("GET", path, params=params)
+        if not isinstance(body, dict) or not body.get("result", False):
+            message = body.get("msg", "") if isinstance(body, dict) else str(body)
+            raise error_for_status(500, message or "the dashboard reported a failure", f"GET {path}")
+        return body.get("data") or {}
+
+    async def _state_list(
+        self, resource: str, filters: Filters, limit: int, detail: bool = False
+    ) -> dict[str, Any]:
+        params = [("limit", str(check_limit(limit))), ("timeout", str(max(1, int(self.timeout))))]
+        params += [("detail", "true")] if detail else []
+        params += filter_params(filters)
+        return (await self._state(f"/api/v0/{resource}", params)).get("result") or {}
+
+    @staticmethod
+    def _list_result(model: Any, data: dict[str, Any]) -> ListResult[Any]:
+        rows = data.get("result") or []
+        return ListResult(
+            items=[model.from_dict(r) for r in rows],
+            total=int(data.get("total", len(rows))),
+            num_after_truncation=data.get("num_after_truncation"),
+            num_filtered=data.get("num_filtered"),
+            warnings=list(data.get("warnings") or []),
+            partial_failure_warning=data.get("partial_failure_warning") or "",
+        )
+
+    @contextlib.asynccontextmanager
+    async def _stream(
+        self, path: str, params: Mapping[str, str], timeout: float
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """Open a streamed GET; yields its raw byte chunks. No read timeout: logs may be quiet."""
+        what = f"GET {path}"
+        try:
+            async with self._http.stream(
+                "GET", path, params=params, timeout=httpx.Timeout(timeout, read=None)
+            ) as response:
+                if response.status_code != 200:
+                    body = (await response.aread()).decode(errors="replace")
+                    raise error_for_status(response.status_code, body, what)
+                yield response.aiter_raw()
+        except httpx.ConnectError as exc:
+            raise self._transport_error(exc, what) from None
+
+    # -- cluster ----------------------------------------------------------------------
+
+    async def get_version(self) -> Version:
+        """Ray version and session of the cluster."""
+        return Version.from_dict(await self._json("GET", "/api/version"))
+
+    async def list_nodes(self, *, filters: Filters = None, limit: int = 100) -> ListResult[Node]:
+        """Nodes of the cluster (alive and dead), with their resources."""
+        return self._list_result(Node, await self._state_list("nodes", filters, limit))
+
+    async def get_node(self, node_id: str) -> Node:
+        check_id(node_id, "node id", hex_only=True)
+        nodes = await self.list_nodes(filters={"node_id": node_id}, limit=1)
+        if not nodes:
+            raise NotFoundError(f"node {node_id} does not exist: list nodes to see their ids")
+        return nodes[0]
+
+    async def get_cluster_status(self) -> ClusterStatus:
+        """Nodes alive/dead, resources used/total and pending demand, plus `ray status` text."""
+        status, text, nodes = await asyncio.gather(
+            self._state("/api/cluster_status"),
+            self._state("/api/cluster_status", params={"format": "1"}),
+            self.list_nodes(limit=10_000),
+        )
+        alive = sum(1 for n in nodes if n.state == "ALIVE")
+        return ClusterStatus.from_dict(
+            {**status, "text": text.get("clusterStatus", ""), "nodes_alive": alive,
+             "nodes_dead": len(nodes) - alive}
+        )
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    async def list_jobs(self) -> ListResult[Job]:
+        """Every job the cluster knows, submitted or driver-started."""
+        rows = await self._json("GET", "/api/jobs/")
+        return ListResult(items=[Job.from_dict(r) for r in rows], total=len(rows))
+
+    async def get_job(self, job_id: str) -> Job:
+        return Job.from_dict(await self._json("GET", f"/api/jobs/{check_id(job_id)}"))
+
+    async def get_job_status(self, job_id: str) -> JobStatus:
+        return (await self.get_job(job_id)).status
+
+    async def get_job_logs(self, job_id: str) -> str:
+        """The whole driver log of a job as one string."""
+        return (await self._json("GET", f"/api/jobs/{check_id(job_id)}/logs")).get("logs", "")
+
+    async def submit_job(
+        self,
+        entrypoint: str,
+        *,
+        submission_id: str | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        metadata: dict[str, str] | None = None,
+        entrypoint_num_cpus: float | None = None,
+        entrypoint_num_gpus: float | None = None,
+        entrypoint_memory: int | None = None,
+        entrypoint_resources: dict[str, float] | None = None,
+    ) -> SubmittedJob:
+        """Submit a job; a local ``working_dir`` or ``py_modules`` folder is uploaded first."""
+        if not isinstance(entrypoint, str) or not entrypoint.strip():
+            raise BadRequestError("entrypoint must be a non-empty shell command, e.g. 'python main.py'")
+        body: dict[str, Any] = {"entrypoint": entrypoint}
+        if submission_id is not None:
+            body["submission_id"] = check_id(submission_id, "submission id")
+        if runtime_env:
+            body["runtime_env"] = await self._upload_local_packages(runtime_env)
+        optional = {
+            "metadata": metadata,
+            "entrypoint_num_cpus": entrypoint_num_cpus,
+            "entrypoint_num_gpus": entrypoint_num_gpus,
+            "entrypoint_memory": entrypoint_memory,
+            "entrypoint_resources": entrypoint_resources,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        data = await self._json("POST", "/api/jobs/", json=body)
+        return SubmittedJob.from_dict(data)
+
+    async def stop_job(self, job_id: str) -> bool:
+        """Ask the job to stop; True if it was running and is now stopping."""
+        data = await self._json("POST", f"/api/jobs/{check_id(job_id)}/stop")
+        return bool(data.get("stopped"))
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a finished job and its info; a running job is refused with a 400."""
+        try:
+            data = await self._json("DELETE", f"/api/jobs/{check_id(job_id)}")
+        except ServerError as exc:
+            if "non-terminal state" not in exc.message:
+                raise
+            raise BadRequestError(
+                f"job {job_id} has not finished, so it cannot be deleted: stop it first"
+            ) from None
+        return bool(data.get("deleted"))
+
+    async def upload_package(
+        self, directory: str, excludes: list[str] | None = None, *, include_parent: bool = False
+    ) -> str:
+        """Upload a local folder through the packages API (once per content); return its URI."""
+        name, data = await asyncio.to_thread(
+            packaging.build_package, directory, excludes, include_parent=include_parent
+        )
+        path = f"/api/packages/gcs/{name}"
+        exists = await self._request("GET", path, ok=(200, 404))
+        if exists.status_code == 404:
+            await self._request("PUT", path, content=data)
+        return f"gcs://{name}"
+
+    async def _upload_local_packages(self, runtime_env: dict[str, Any]) -> dict[str, Any]:
+        env = dict(runtime_env)
+        excludes = env.get("excludes")
+        working_dir = env.get("working_dir")
+        if working_dir and "://" not in str(working_dir):
+            env["working_dir"] = await self.upload_package(str(working_dir), excludes)
+        if env.get("py_modules"):
+            env["py_modules"] = [
+                await self.upload_package(str(m), excludes, include_parent=True)
+                if "://" not in str(m) and not str(m).endswith(".whl")
+                else m
+                for m in env["py_modules"]
+            ]
+        return env
+
+    # -- tasks and actors --------------------------------------------------------------
+
+    async def list_tasks(
+        self, *, filters: Filters = None, limit: int = 100, detail: bool = False
+    ) -> ListResult[Task]:
+        """Tasks, e.g. ``filters=["state=RUNNING", "job_id=02000000"]``; limit up to 10,000."""
+        return self._list_result(Task, await self._state_list("tasks", filters, limit, detail))
+
+    async def get_task(self, task_id: str) -> Task:
+        """A task's latest attempt, with details."""
+        check_id(task_id, "task id", hex_only=True)
+        tasks = await self.list_tasks(filters={"task_id": task_id}, limit=100, detail=True)
+        if not tasks:
+            raise NotFoundError(f"task {task_id} does not exist: list tasks to see their ids")
+        return max(tasks, key=lambda t: t.attempt_number or 0)
+
+    async def list_actors(
+        self, *, filters: Filters = None, limit: int = 100, detail: bool = False
+    ) -> ListResult[Actor]:
+        """Actors, e.g. ``filters={"state": "ALIVE"}``; limit up to 10,000."""
+        return self._list_result(Actor, await self._state_list("actors", filters, limit, detail))
+
+    async def get_actor(self, actor_id: str) -> Actor:
+        check_id(actor_id, "actor id", hex_only=True)
+        actors = await self.list_actors(filters={"actor_id": actor_id}, limit=1, detail=True)
+        if not actors:
+            raise NotFoundError(f"actor {actor_id} does not exist: list actors to see their ids")
+        return actors[0]
+
+    # -- Serve ---------------------------------------------------------------------------
+
+    async def _serve_details(self) -> dict[str, Any]:
+        return await self._json("GET", "/api/serve/applications/")
+
+    async def list_serve_applications(self) -> ListResult[ServeApplication]:
+        """Serve applications (empty when Serve is not running)."""
+        apps = (await self._serve_details()).get("applications") or {}
+        items = [ServeApplication.from_dict({"name": name, **app}) for name, app in apps.items()]
+        return ListResult(items=items, total=len(items))
+
+    async def get_serve_application(self, name: str) -> ServeApplication:
+        check_id(name, "application name")
+        for app in await self.list_serve_applications():
+            if app.name == name:
+                return app
+        raise NotFoundError(f"Serve application {name!r} does not exist: list them to see names")
+
+    async def delete_serve_application(self, name: str) -> None:
+        """Delete one application; deleting the last one shuts Serve down.
+
+        Ray's REST API deletes by redeploying the other applications' configs, so this
+        works when they were deployed from a config (``serve deploy`` or the REST API).
+        """
+        target = await self.get_serve_application(name)
+        others = [a for a in await self.list_serve_applications() if a.name != target.name]
+        if not others:
+            await self.shutdown_serve()
+            return
+        if any(not a.deployed_app_config for a in others):
+            raise BadRequestError(
+                f"cannot delete {name!r} alone over REST: the other applications were deployed "
+                "from Python; use serve.delete(name) there, or shut Serve down"
+            )
+        await self._request(
+            "PUT", "/api/serve/applications/",
+            json={"applications": [a.deployed_app_config for a in others]},
+        )
+
+    async def shutdown_serve(self) -> None:
+        """Shut Serve down with all its applications."""
+        await self._request("DELETE", "/api/serve/applications/")
+
+    # -- live logs ----------------------------------------------------------------------
+
+    async def tail_job_logs(
+        self, job_id: str, *, protocol: str = "auto", timeout: float = 30.0
+    ) -> AsyncIterator[str]:
+        """Follow a job's log line by line until the job ends and its log is drained.
+
+        ``protocol``: 'auto' (lowest latency, falls back), 'websocket' or 'http'.
+        ``timeout`` bounds each connect and status check, not the silence between lines.
+        A broken connection is resumed after the last delivered line. Stops with a 429
+        :class:`StreamLimitError` when the client's :class:`StreamLimits` are passed.
+        """
+        async for line in logs.tail_job_logs(self, check_id(job_id), protocol, timeout):
+            yield line
+
+    async def websocket_tail_job_logs(self, job_id: str, *, timeout: float = 30.0) -> AsyncIterator[str]:
+        """:meth:`tail_job_logs` over the dashboard's WebSocket only."""
+        async for line in self.tail_job_logs(job_id, protocol="websocket", timeout=timeout):
+            yield line
+
+    async def stream_tail_job_logs(self, job_id: str, *, timeout: float = 30.0) -> AsyncIterator[str]:
+        """:meth:`tail_job_logs` over chunked HTTP only."""
+        async for line in self.tail_job_logs(job_id, protocol="http", timeout=timeout):
+            yield line

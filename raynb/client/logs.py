@@ -1,0 +1,279 @@
+"""Live job logs: StreamLimits, line assembly with exact resume, and the tail itself.
+
+Both transports read the driver log from its first byte, so a resumed stream skips the
+lines already delivered (counted as Python's universal-newline lines, the unit the
+WebSocket side uses) and goes on: no duplicate, no gap.
+
+- ``http``: the state API's chunked ``/api/v0/logs/stream`` on the driver's node with a
+  50 ms poll (tens of ms latency). When the job is terminal, a final non-following read
+  of the same file delivers whatever the follow stream had not yet sent.
+- ``websocket``: the dashboard's ``/api/jobs/{id}/logs/tail`` (1 s server poll).
+- ``auto``: http first; on a failure with no progress it switches to the other one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import websockets
+
+from .errors import (
+    BadRequestError,
+    NotFoundError,
+    RayTimeoutError,
+    ServerError,
+    StreamLimitError,
+    UnavailableError,
+    error_for_status,
+)
+
+if TYPE_CHECKING:
+    from .aio import AsyncRayClient
+
+PROTOCOLS = ("auto", "websocket", "http")
+HTTP_POLL_INTERVAL_S = 0.05
+STATUS_POLL_INTERVAL_S = 0.25
+_MIB = 1024 * 1024
+_LONE_CR = re.compile(r"\r(?!$)")
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """Bounds on one log stream; passing one raises a 429 after delivering what fit."""
+
+    max_messages: int = 10_000
+    max_lines: int = 50_000
+    max_bytes: int = 50 * _MIB
+    max_message_size: int = 10 * 1024
+    queue_size: int = 1_000
+
+
+class _Restart:
+    """Marker from a source: it starts reading the log again from its first byte."""
+
+
+RESTART = _Restart()
+
+
+class LineAssembler:
+    """Turns byte chunks into lines, enforcing limits and skipping what was delivered.
+
+    ``position`` counts delivered lines in universal-newline units (``a\\rb`` is two),
+    the same unit on both transports, so :meth:`restart` resumes exactly.
+    """
+
+    def __init__(self, limits: StreamLimits) -> None:
+        self.limits = limits
+        self.position = 0
+        self.lines = 0
+        self.bytes = 0
+        self.messages = 0
+        self._skip = 0
+        self._partial = bytearray()
+        self._overflow = 0
+        self._overflow_crs = 0
+
+    def restart(self) -> None:
+        """A source reads from the start again: skip what was delivered."""
+        self._skip = self.position
+        self._partial.clear()
+        self._overflow = self._overflow_crs = 0
+
+    def feed(self, chunk: bytes) -> Iterator[str]:
+        if self._skip == 0:
+            self.messages += 1
+            if self.messages > self.limits.max_messages:
+                raise self._limit(f"{self.limits.max_messages} messages")
+        *complete, rest = chunk.split(b"\n")
+        for piece in complete:
+            line = self._take(piece)
+            if line is not None:
+                yield from self._deliver(*line)
+        self._append(rest)
+
+    def finish(self) -> Iterator[str]:
+        """The log is complete: a last line with no newline is delivered too."""
+        if self._partial or self._overflow:
+            line = self._take(b"")
+            if line is not None:
+                yield from self._deliver(*line)
+
+    def _append(self, data: bytes) -> None:
+        room = self.limits.max_message_size - len(self._partial)
+        if len(data) > room:
+            self._overflow += len(data) - max(room, 0)
+            self._overflow_crs += data[max(room, 0) :].count(b"\r")
+            data = data[: max(room, 0)]
+        self._partial += data
+
+    def _take(self, piece: bytes) -> tuple[str, int, int] | None:
+        """Complete the current line with ``piece``; None if it was skipped."""
+        self._append(piece)
+        raw, overflow, extra_crs = bytes(self._partial), self._overflow, self._overflow_crs
+        self._partial.clear()
+        self._overflow = self._overflow_crs = 0
+        text = raw.decode("utf-8", errors="replace")
+        units = len(_LONE_CR.findall(text)) + extra_crs + 1
+        if self._skip:
+            if self._skip >= units:
+                self._skip -= units
+                return None
+            text = "\r".join(_LONE_CR.split(text)[self._skip :])
+            units -= self._skip
+            self._skip = 0
+        if overflow:
+            text += f" … [line truncated: {overflow} more bytes]"
+        return text, units, len(raw) + overflow + 1
+
+    def _deliver(self, text: str, units: int, size: int) -> Iterator[str]:
+        if self.lines + 1 > self.limits.max_lines:
+            raise self._limit(f"{self.limits.max_lines} lines")
+        if self.bytes + size > self.limits.max_bytes:
+            raise self._limit(f"{self.limits.max_bytes} bytes")
+        self.lines += 1
+        self.bytes += size
+        self.position += units
+        yield text
+
+    def _limit(self, what: str) -> StreamLimitError:
+        return StreamLimitError(
+            f"log stream stopped at its limit of {what} after {self.lines} lines; "
+            "raise it with StreamLimits(...) or read the full log with get_job_logs()"
+        )
+
+
+class _Cut(Exception):
+    """A transport broke or ended early; the tail resumes from its position."""
+
+
+async def _until(chunks: AsyncIterator[bytes], stop: asyncio.Event) -> AsyncIterator[bytes]:
+    """Yield from ``chunks`` until they end or ``stop`` is set."""
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            nxt = asyncio.ensure_future(anext(chunks, None))
+            await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not nxt.done():
+                nxt.cancel()
+                return
+            chunk = nxt.result()
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stopper.cancel()
+
+
+async def _watch_terminal(client: AsyncRayClient, job_id: str, done: asyncio.Event) -> None:
+    while not (await client.get_job(job_id)).status.is_terminal():
+        await asyncio.sleep(STATUS_POLL_INTERVAL_S)
+    done.set()
+
+
+async def _http_source(client: AsyncRayClient, job_id: str, timeout: float) -> AsyncIterator[Any]:
+    """Chunks of the driver log over chunked HTTP, from byte 0, ending when it is complete."""
+    job = await client.get_job(job_id)
+    while not job.driver_node_id and not job.status.is_terminal():
+        await asyncio.sleep(STATUS_POLL_INTERVAL_S)
+        job = await client.get_job(job_id)
+    if not job.driver_node_id:  # ended before a driver ran: the Jobs API has what there is
+        yield RESTART
+        yield (await client.get_job_logs(job_id)).encode()
+        return
+    params = {
+        "node_id": job.driver_node_id,
+        "filename": f"job-driver-{job.submission_id}.log",
+        "lines": "-1",
+        "format": "text",
+    }
+    terminal = asyncio.Event()
+    watcher = asyncio.create_task(_watch_terminal(client, job_id, terminal))
+    try:
+        follow = {**params, "interval": str(HTTP_POLL_INTERVAL_S)}
+        yield RESTART
+        async with client._stream("/api/v0/logs/stream", follow, timeout) as chunks:
+            async for chunk in _until(chunks, terminal):
+                yield chunk
+        if watcher.done():
+            watcher.result()  # re-raise a failed status check
+        if not terminal.is_set():
+            raise _Cut("the log stream ended before the job did")
+    finally:
+        watcher.cancel()
+    yield RESTART
+    async with client._stream("/api/v0/logs/file", params, timeout) as chunks:
+        async for chunk in chunks:
+            yield chunk
+
+
+async def _ws_source(client: AsyncRayClient, job_id: str, timeout: float) -> AsyncIterator[Any]:
+    """Chunks of the driver log over the dashboard's WebSocket tail, then the rest it missed."""
+    url = f"{client.ws_address}/api/jobs/{job_id}/logs/tail"
+    try:
+        async with websockets.connect(
+            url,
+            additional_headers=client._headers,
+            open_timeout=timeout,
+            max_size=None,
+            ssl=client._ssl_context() if url.startswith("wss") else None,
+        ) as ws:
+            yield RESTART
+            async for message in ws:
+                yield message.encode() if isinstance(message, str) else message
+    except websockets.InvalidStatus as exc:
+        status = exc.response.status_code
+        body = exc.response.body.decode(errors="replace") if exc.response.body else ""
+        raise error_for_status(status, body, f"WebSocket tail of job {job_id}") from None
+    except (websockets.ConnectionClosedError, websockets.InvalidHandshake, OSError, TimeoutError) as exc:
+        raise _Cut(f"WebSocket tail broke: {type(exc).__name__}") from None
+    # A clean close can come early (Ray closes at once for some finished jobs): the
+    # Jobs API's full log, in the same universal-newline lines, completes the stream.
+    yield RESTART
+    yield (await client.get_job_logs(job_id)).encode()
+
+
+async def tail_job_logs(
+    client: AsyncRayClient, job_id: str, protocol: str = "auto", timeout: float = 30.0
+) -> AsyncIterator[str]:
+    """Follow a job's driver log line by line until the job ends and its log is drained."""
+    if protocol not in PROTOCOLS:
+        raise BadRequestError(f"unknown log protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
+    job = await client.get_job(job_id)
+    if job.type == "DRIVER":
+        raise BadRequestError(
+            f"job {job_id} was started by a driver script, not submitted: its output is in "
+            "that script's own console; only submitted jobs can be followed"
+        )
+    order = ["http", "websocket"] if protocol == "auto" else [protocol]
+    asm = LineAssembler(client.limits)
+    which, failures = 0, 0
+    while True:
+        source = _http_source if order[which] == "http" else _ws_source
+        before = asm.position
+        try:
+            async for chunk in source(client, job_id, timeout):
+                if chunk is RESTART:
+                    asm.restart()
+                else:
+                    for line in asm.feed(chunk):
+                        yield line
+            for line in asm.finish():
+                yield line
+            return
+        except (NotFoundError, BadRequestError, StreamLimitError):
+            raise
+        except (_Cut, UnavailableError, ServerError, RayTimeoutError, httpx.TransportError) as exc:
+            failures = 0 if asm.position > before else failures + 1
+            if failures > 2 * len(order):
+                raise UnavailableError(
+                    f"lost the log stream of job {job_id} ({order[which]}: {exc}); "
+                    f"{asm.lines} lines were delivered; call again to resume from the start"
+                ) from None
+            if failures:
+                which = (which + 1) % len(order)
+            await asyncio.sleep(min(0.1 * 2**failures, 2.0))

@@ -1,0 +1,240 @@
+"""Typed results of the dashboard client: one small model per resource, raw dict kept."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class _LenientEnum(str, Enum):
+    """A str enum that maps values a newer Ray may add to UNKNOWN instead of failing."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        return cls.__members__.get("UNKNOWN")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class JobStatus(_LenientEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+
+    def is_terminal(self) -> bool:
+        """True once the job can no longer change (STOPPED, SUCCEEDED, FAILED)."""
+        return self in (JobStatus.STOPPED, JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class ServeStatus(_LenientEnum):
+    NOT_STARTED = "NOT_STARTED"
+    DEPLOYING = "DEPLOYING"
+    DEPLOY_FAILED = "DEPLOY_FAILED"
+    RUNNING = "RUNNING"
+    UNHEALTHY = "UNHEALTHY"
+    DELETING = "DELETING"
+    UNKNOWN = "UNKNOWN"
+
+    def is_terminal(self) -> bool:
+        """True for states that need no further action from the controller to settle."""
+        return self in (ServeStatus.RUNNING, ServeStatus.DEPLOY_FAILED, ServeStatus.NOT_STARTED)
+
+
+def _ms_to_datetime(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(value / 1000, tz=timezone.utc) if value else None
+
+
+@dataclass(frozen=True)
+class _Model:
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Any:
+        names = {f.name for f in dataclasses.fields(cls)} - {"raw"}
+        return cls(raw=raw, **{name: raw.get(name) for name in names})
+
+
+@dataclass(frozen=True)
+class Version(_Model):
+    version: str | None
+    ray_version: str | None
+    ray_commit: str | None
+    session_name: str | None
+
+
+@dataclass(frozen=True)
+class Job(_Model):
+    job_id: str | None
+    submission_id: str | None
+    type: str | None
+    status: JobStatus
+    entrypoint: str | None
+    message: str | None
+    error_type: str | None
+    start_time: int | None
+    end_time: int | None
+    metadata: dict[str, str] | None
+    runtime_env: dict[str, Any] | None
+    driver_node_id: str | None
+    driver_exit_code: int | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", JobStatus(self.status or "UNKNOWN"))
+
+    @property
+    def id(self) -> str:
+        """The id to use with every job call: the submission id, else the job id."""
+        return self.submission_id or self.job_id or ""
+
+    @property
+    def started_at(self) -> datetime | None:
+        return _ms_to_datetime(self.start_time)
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return _ms_to_datetime(self.end_time)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds run so far (or in all, once ended); None before the job starts."""
+        if not self.start_time:
+            return None
+        end = self.end_time or datetime.now(tz=timezone.utc).timestamp() * 1000
+        return max(0.0, (end - self.start_time) / 1000)
+
+
+@dataclass(frozen=True)
+class SubmittedJob(_Model):
+    submission_id: str
+    job_id: str | None
+
+
+@dataclass(frozen=True)
+class Node(_Model):
+    node_id: str
+    node_ip: str | None
+    node_name: str | None
+    is_head_node: bool | None
+    state: str | None
+    state_message: str | None
+    resources_total: dict[str, float] | None
+    labels: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class Task(_Model):
+    task_id: str
+    attempt_number: int | None
+    name: str | None
+    state: str | None
+    job_id: str | None
+    actor_id: str | None
+    type: str | None
+    func_or_class_name: str | None
+    node_id: str | None
+    worker_id: str | None
+    error_type: str | None
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class Actor(_Model):
+    actor_id: str
+    class_name: str | None
+    name: str | None
+    state: str | None
+    job_id: str | None
+    node_id: str | None
+    pid: int | None
+    ray_namespace: str | None
+    repr_name: str | None
+    death_cause: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ServeApplication(_Model):
+    name: str
+    route_prefix: str | None
+    status: ServeStatus
+    message: str | None
+    last_deployed_time_s: float | None
+    deployments: dict[str, Any] | None
+    deployed_app_config: dict[str, Any] | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ServeStatus(self.status or "UNKNOWN"))
+        object.__setattr__(self, "deployments", self.deployments or {})
+
+
+@dataclass(frozen=True)
+class ResourceUsage:
+    used: float
+    total: float
+
+
+@dataclass(frozen=True)
+class ClusterStatus(_Model):
+    """Cluster-wide summary: node counts, resources used/total, pending demand."""
+
+    nodes_alive: int
+    nodes_dead: int
+    resources: dict[str, ResourceUsage]
+    pending_demand: list[dict[str, Any]]
+    text: str
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ClusterStatus:
+        load = (raw.get("clusterStatus") or {}).get("loadMetricsReport") or {}
+        usage = {
+            name: ResourceUsage(used=float(pair[0]), total=float(pair[1]))
+            for name, pair in (load.get("usage") or {}).items()
+            if not name.startswith("node:") and isinstance(pair, list) and len(pair) == 2
+        }
+        demand = [
+            {"shape": d[0] if isinstance(d, list) else d, "count": d[1] if isinstance(d, list) else 1}
+            for d in (load.get("resourceDemand") or []) + (load.get("pgDemand") or [])
+        ]
+        return cls(
+            raw=raw,
+            nodes_alive=int(raw.get("nodes_alive", 0)),
+            nodes_dead=int(raw.get("nodes_dead", 0)),
+            resources=usage,
+            pending_demand=demand,
+            text=raw.get("text", ""),
+        )
+
+
+@dataclass(frozen=True)
+class ListResult(Sequence[T], Generic[T]):
+    """A list of models plus the dashboard's truncation info."""
+
+    items: list[T]
+    total: int
+    num_after_truncation: int | None = None
+    num_filtered: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    partial_failure_warning: str = ""
+
+    @property
+    def truncated(self) -> bool:
+        """True when the cluster holds more matching rows than were returned."""
+        return len(self.items) < (self.num_filtered if self.num_filtered is not None else self.total)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)

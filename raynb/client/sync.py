@@ -1,0 +1,141 @@
+"""RayClient: the synchronous face of AsyncRayClient, on a private event-loop thread.
+
+As IPython's ``%%script`` magics do, the coroutines run on a loop owned by a daemon
+thread and are awaited with ``run_coroutine_threadsafe(...).result()``. This works in a
+plain script and inside a Jupyter kernel whose own loop is already running, without
+patching asyncio. Methods are generated from AsyncRayClient's, so both stay in step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+import weakref
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from .aio import AsyncRayClient
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """An asyncio loop running forever in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="raynb-client-loop", daemon=True)
+        self.thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self.thread:
+            raise RuntimeError("RayClient called from its own loop thread; use AsyncRayClient there")
+        future = self.submit(coro)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=5)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+def _close(runner: _LoopThread, client: AsyncRayClient) -> None:
+    if runner.loop.is_running():
+        try:
+            runner.submit(client.aclose()).result(timeout=5)
+        except Exception:  # closing must never raise from a finalizer
+            pass
+    runner.stop()
+
+
+class RayClient:
+    """Synchronous Ray dashboard client: the same methods as :class:`AsyncRayClient`.
+
+    ``with RayClient("http://127.0.0.1:8265") as ray: ray.list_jobs()``. Log tails are
+    plain generators; closing one (or breaking out of its loop) closes its connection.
+    """
+
+    def __init__(self, address: str | None = None, **kwargs: Any) -> None:
+        self._runner = _LoopThread()
+        try:
+            self._async: AsyncRayClient = self._runner.run(_make_async(address, kwargs))
+        except BaseException:
+            self._runner.stop()
+            raise
+        self._finalizer = weakref.finalize(self, _close, self._runner, self._async)
+
+    @property
+    def address(self) -> str:
+        return self._async.address
+
+    @property
+    def limits(self) -> Any:
+        return self._async.limits
+
+    @property
+    def aio(self) -> AsyncRayClient:
+        """The async client underneath (its methods must run on this client's loop)."""
+        return self._async
+
+    def close(self) -> None:
+        """Close connections and stop the loop thread."""
+        self._finalizer()
+
+    def __enter__(self) -> RayClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RayClient({self.address!r})"
+
+    def _iterate(self, agen: Any) -> Iterator[Any]:
+        try:
+            while True:
+                try:
+                    item = self._runner.run(anext(agen))
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            if self._runner.loop.is_running():
+                self._runner.run(agen.aclose())
+
+
+async def _make_async(address: str | None, kwargs: dict[str, Any]) -> AsyncRayClient:
+    return AsyncRayClient(address, **kwargs)
+
+
+def _facade(name: str, func: Any) -> Any:
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        def gen_method(self: RayClient, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            return self._iterate(getattr(self._async, name)(*args, **kwargs))
+
+        return gen_method
+
+    @functools.wraps(func)
+    def method(self: RayClient, *args: Any, **kwargs: Any) -> Any:
+        return self._runner.run(getattr(self._async, name)(*args, **kwargs))
+
+    return method
+
+
+for _name, _func in inspect.getmembers(AsyncRayClient, inspect.isfunction):
+    if not _name.startswith("_") and _name != "aclose":
+        if inspect.iscoroutinefunction(_func) or inspect.isasyncgenfunction(_func):
+            setattr(RayClient, _name, _facade(_name, _func))
