@@ -354,6 +354,21 @@ class AsyncRayClient(BaseClient):
             json={"applications": [a.deployed_app_config for a in others]},
         )
 
+    async def deploy_serve_applications(self, config: dict[str, Any]) -> None:
+        """Deploy a Serve config (``{"applications": [...]}``), replacing what runs.
+
+        A local ``working_dir`` in an application's runtime_env is uploaded first.
+        """
+        apps = config.get("applications")
+        if not isinstance(apps, list) or not apps:
+            raise BadRequestError('a Serve config needs {"applications": [{...}, ...]}')
+        apps = [
+            {**app, "runtime_env": await self._upload_local_packages(app["runtime_env"])}
+            if app.get("runtime_env") else app
+            for app in apps
+        ]
+        await self._request("PUT", "/api/serve/applications/", json={**config, "applications": apps})
+
     async def shutdown_serve(self) -> None:
         """Shut Serve down with all its applications."""
         await self._request("DELETE", "/api/serve/applications/")

@@ -220,6 +220,7 @@ async def _ws_source(client: AsyncRayClient, job_id: str, timeout: float) -> Asy
             additional_headers=client._headers,
             open_timeout=timeout,
             max_size=None,
+            compression=None,  # Ray's head relays nothing once permessage-deflate is on
             ssl=client._ssl_context() if url.startswith("wss") else None,
         ) as ws:
             yield RESTART
@@ -231,8 +232,11 @@ async def _ws_source(client: AsyncRayClient, job_id: str, timeout: float) -> Asy
         raise error_for_status(status, body, f"WebSocket tail of job {job_id}") from None
     except (websockets.ConnectionClosedError, websockets.InvalidHandshake, OSError, TimeoutError) as exc:
         raise _Cut(f"WebSocket tail broke: {type(exc).__name__}") from None
-    # A clean close can come early (Ray closes at once for some finished jobs): the
-    # Jobs API's full log, in the same universal-newline lines, completes the stream.
+    # Ray also closes cleanly before the end (at once for some finished jobs): while the
+    # job runs that is a cut; once it is terminal the Jobs API's full log, in the same
+    # universal-newline lines, completes the stream.
+    if not (await client.get_job(job_id)).status.is_terminal():
+        raise _Cut("the WebSocket closed before the job ended")
     yield RESTART
     yield (await client.get_job_logs(job_id)).encode()
 
