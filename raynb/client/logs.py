@@ -154,19 +154,22 @@ class _Cut(Exception):
 async def _until(chunks: AsyncIterator[bytes], stop: asyncio.Event) -> AsyncIterator[bytes]:
     """Yield from ``chunks`` until they end or ``stop`` is set."""
     stopper = asyncio.ensure_future(stop.wait())
+    nxt: asyncio.Future[bytes | None] | None = None
     try:
         while True:
             nxt = asyncio.ensure_future(anext(chunks, None))
             await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if not nxt.done():
-                nxt.cancel()
                 return
             chunk = nxt.result()
             if chunk is None:
                 return
             yield chunk
     finally:
-        stopper.cancel()
+        for task in (stopper, nxt):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
 
 async def _watch_terminal(client: AsyncRayClient, job_id: str, done: asyncio.Event) -> None:

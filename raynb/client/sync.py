@@ -89,6 +89,10 @@ class RayClient:
         """The async client underneath (its methods must run on this client's loop)."""
         return self._async
 
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Run a coroutine of :attr:`aio` on this client's loop; return its Future at once."""
+        return self._runner.submit(coro)
+
     def close(self) -> None:
         """Close connections and stop the loop thread."""
         self._finalizer()

@@ -1,0 +1,301 @@
+"""Find a running local Ray head or start a private one, and stop only heads started here.
+
+Ray is driven through its CLI in a subprocess, so importing this module never imports Ray.
+Finding a head's processes reads ``/proc`` (Linux); elsewhere stopping relies on the process group.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+# Every port `ray start --head` opens, each given a free port so heads never clash.
+_PORT_FLAGS = (
+    "port", "dashboard-port", "ray-client-server-port", "dashboard-agent-listen-port",
+    "dashboard-agent-grpc-port", "metrics-export-port", "node-manager-port",
+    "object-manager-port", "runtime-env-agent-port",
+)  # fmt: skip
+_HEAD_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_enable_metrics_collection": "0",
+    # Otherwise SIGTERM drains the node for up to 30 s while any task holds a worker.
+    "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+}
+
+
+@dataclass(frozen=True)
+class LocalHead:
+    """Addresses of a local Ray head, and whether this process started (and owns) it."""
+
+    dashboard_url: str  # "http://127.0.0.1:<port>"
+    gcs_address: str  # "127.0.0.1:<port>"
+    client_address: str  # "ray://127.0.0.1:<port>"
+    pid: int | None  # the `ray start --block` process we started; None if reused
+    temp_dir: str | None
+    started_here: bool
+
+
+# Heads started by this process, oldest first: dashboard_url -> (head, process, dir to delete).
+_owned: dict[str, tuple[LocalHead, subprocess.Popen, str | None]] = {}
+
+
+def start_local_head(
+    *,
+    num_cpus: int | None = None,
+    object_store_memory: int = 256 * 1024**2,
+    dashboard_port: int | None = None,
+    temp_dir: str | None = None,
+    timeout: float = 90.0,
+    env: dict[str, str] | None = None,
+) -> LocalHead:
+    """Start a private Ray head on free ports; return once it accepts jobs and reports resources.
+
+    ``env`` adds environment variables for the head (e.g. ``RAY_AUTH_MODE=token``). Jobs
+    find this Python first on their PATH, so ``python`` in an entrypoint has Ray.
+    """
+    ray = _ray_executable()
+    ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS))))
+    if dashboard_port is not None:
+        with socket.socket() as s:  # else we might probe someone else's dashboard
+            try:
+                s.bind(("127.0.0.1", dashboard_port))
+            except OSError:
+                raise RuntimeError(f"dashboard port {dashboard_port} is already in use") from None
+        ports["dashboard-port"] = dashboard_port
+    tmp = temp_dir or tempfile.mkdtemp(prefix="raynb-", dir="/tmp")  # Ray needs short socket paths
+    Path(tmp).mkdir(parents=True, exist_ok=True)
+    # On Linux Ray advertises the host's IP even for --node-ip-address=127.0.0.1; GCS, raylet
+    # and the client server still listen on loopback, so the 127.0.0.1 addresses below work.
+    cmd = [
+        ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+        "--dashboard-host=127.0.0.1", "--include-dashboard=true", "--disable-usage-stats",
+        f"--temp-dir={tmp}", f"--object-store-memory={object_store_memory}",
+        # 0/0: workers bind random ports, not the default range 10002-19999 other heads use.
+        "--min-worker-port=0", "--max-worker-port=0",
+        *(f"--{flag}={port}" for flag, port in ports.items()),
+        *([f"--num-cpus={num_cpus}"] if num_cpus is not None else []),
+    ]  # fmt: skip
+    log_path = Path(tmp) / "raynb-head.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=_head_env(env), start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{ports['dashboard-port']}"
+    probes = [
+        (f"{url}/api/version", ""),
+        # The job agent, which POST /api/jobs/ needs, is up ~2 s after the dashboard.
+        (f"http://127.0.0.1:{ports['dashboard-agent-listen-port']}/api/healthz", ""),
+        # Cluster status lists the node's resources ~1 s later still.
+        (f"{url}/api/cluster_status", "objectStoreMemory"),
+    ]
+    deadline = time.monotonic() + timeout
+    try:
+        for probe, needle in probes:
+            while not _answers(probe, needle):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"local Ray head exited ({proc.returncode}); see {log_path}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"local Ray head not ready in {timeout:g}s; see {log_path}")
+                time.sleep(0.25)
+    except BaseException:  # including KeyboardInterrupt: never leave a head nobody owns
+        _terminate(proc, tmp, timeout=5)
+        raise
+    head = LocalHead(
+        url, f"127.0.0.1:{ports['port']}", f"ray://127.0.0.1:{ports['ray-client-server-port']}",
+        pid=proc.pid, temp_dir=tmp, started_here=True,
+    )  # fmt: skip
+    _owned[url] = (head, proc, None if temp_dir else tmp)
+    _write_state(head)
+    return head
+
+
+def stop_local_head(head: LocalHead | None = None, timeout: float = 30.0) -> bool:
+    """Stop ``head`` (default: the latest head started here) with all its processes.
+
+    Returns False if ``head`` was not started by this process or is already stopped.
+    Never runs ``ray stop``, which would kill every Ray on the machine.
+    """
+    if head is None and _owned:
+        head = list(_owned.values())[-1][0]
+    owned = _owned.get(head.dashboard_url) if head else None
+    if owned is None or owned[0] != head:
+        return False
+    _, proc, delete_dir = _owned.pop(head.dashboard_url)
+    _terminate(proc, head.temp_dir, timeout)
+    path = _state_file()
+    if _read_json(path).get("pid") == head.pid:
+        path.unlink(missing_ok=True)
+    if delete_dir:
+        shutil.rmtree(delete_dir, ignore_errors=True)
+    return True
+
+
+def ensure_local_head(**kwargs) -> LocalHead:
+    """Return a live head started here, else the live head named in the state file, else a new one.
+
+    ``kwargs`` go to :func:`start_local_head`; they do not matter when a head is reused.
+    """
+    for head, proc, _ in reversed(list(_owned.values())):
+        if proc.poll() is None:
+            return head
+        stop_local_head(head)  # it died: kill what is left of it
+    path = _state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:  # kernels starting together share one head
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = _read_json(path)
+        pid, tmp, url = state.get("pid"), state.get("temp_dir"), state.get("dashboard_url")
+        if (
+            isinstance(tmp, str) and tmp
+            and pid in _processes_naming([tmp], _proc_table())
+            and _answers(f"{url}/api/version")
+        ):
+            return LocalHead(url, state["gcs_address"], state["client_address"], None, tmp, False)
+        return start_local_head(**kwargs)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for head, _, _ in reversed(list(_owned.values())):
+        stop_local_head(head)
+
+
+def _head_env(extra: dict[str, str] | None) -> dict[str, str]:
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, **_HEAD_ENV, **(extra or {})}
+
+
+def _ray_executable() -> str:
+    beside = Path(sys.executable).parent / "ray"
+    found = str(beside) if beside.exists() else shutil.which("ray")
+    if not found:
+        raise RuntimeError(f"no `ray` executable beside {sys.executable} or on PATH: install ray[default]")
+    return found
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:  # bound all at once, so the ports are distinct
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _answers(url: str, needle: str = "") -> bool:
+    """True if ``GET url`` returns 200, with ``needle`` in the body, within a second."""
+    try:
+        resp = httpx.get(url, timeout=1, trust_env=False)
+    except httpx.HTTPError:
+        return False
+    return resp.status_code == 200 and needle in resp.text
+
+
+def _state_file() -> Path:
+    if base := os.environ.get("RAYNB_STATE_DIR"):
+        return Path(base) / "local_head.json"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "raynb" / "local_head.json"
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_state(head: LocalHead) -> None:
+    path = _state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps({k: v for k, v in asdict(head).items() if k != "started_here"}))
+    os.replace(partial, path)
+
+
+def _proc_table() -> dict[int, tuple[int, str, list[str]]]:
+    """pid -> (parent pid, start time, argv) of every live, non-zombie process."""
+    table = {}
+    with contextlib.suppress(OSError):
+        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()  # state, ppid, ...
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if fields[0] not in ("Z", "X"):
+                table[pid] = (int(fields[1]), fields[19], argv)  # fields[19]: start time
+    return table
+
+
+def _processes_naming(paths: list[str], table: dict[int, tuple[int, str, list[str]]]) -> set[int]:
+    """Pids whose command line names one of ``paths`` or a path inside it."""
+    def names(arg: str) -> bool:
+        return any(arg == p or arg.endswith("=" + p) or p + "/" in arg for p in paths)
+
+    return {pid for pid, (_, _, argv) in table.items() if any(map(names, argv))}
+
+
+def _terminate(proc: subprocess.Popen, temp_dir: str | None, timeout: float) -> None:
+    """SIGTERM `ray start --block`; SIGKILL whatever of its processes outlives ``timeout``."""
+    victims: dict[int, str] = {}
+    _track(victims, proc, temp_dir)  # before the signal, while the process tree is intact
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # Ray's handler stops gcs, raylet, dashboard, workers
+    if _wait_gone(proc, victims, temp_dir, timeout):
+        return
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    for pid in victims:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    _wait_gone(proc, victims, temp_dir, 5)
+
+
+def _track(victims: dict[int, str], proc: subprocess.Popen, temp_dir: str | None) -> None:
+    """Update ``victims`` (pid -> start time): drop exited ones, add ``proc``, its descendants
+    (workers and job drivers leave its process group) and users of its session dir."""
+    table = _proc_table()
+    for pid in [p for p, start in victims.items() if table.get(p, (0, None))[1] != start]:
+        del victims[pid]
+    if proc.poll() is None and proc.pid in table:  # an unreaped child: its pid cannot be reused
+        victims[proc.pid] = table[proc.pid][1]
+    # Ray names the session dir after the `ray start` pid; the temp dir may be shared.
+    sessions = [str(p) for p in Path(temp_dir).glob(f"session_*_{proc.pid}")] if temp_dir else []
+    victims.update((p, table[p][1]) for p in _processes_naming(sessions, table))
+    while new := {p: t for p, (ppid, t, _) in table.items() if ppid in victims and p not in victims}:
+        victims.update(new)
+
+
+def _wait_gone(
+    proc: subprocess.Popen, victims: dict[int, str], temp_dir: str | None, timeout: float
+) -> bool:
+    """Wait until ``proc`` and ``victims`` (kept up to date) have exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _track(victims, proc, temp_dir)
+        if proc.poll() is not None and not victims:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)

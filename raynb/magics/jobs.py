@@ -1,0 +1,174 @@
+"""Job magics: %ray_jobs, %ray_job / %%ray_job, %ray_stop, %ray_delete, %ray_logs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+
+from IPython.core.error import UsageError
+from IPython.core.magic import line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from .. import render
+from ..client import JobStatus
+from ._base import RayMagicsBase, reports_errors
+from .live import Follower, LiveLog
+
+_STATUSES = [s.value for s in JobStatus if s is not JobStatus.UNKNOWN]
+
+
+def _key_values(pairs: list[str], option: str) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{option} takes KEY=VALUE, got {pair!r}")
+        out[key] = value
+    return out
+
+
+@magics_class
+class JobMagics(RayMagicsBase):
+    @line_magic
+    @reports_errors
+    @magic_arguments()
+    @argument("--status", type=str.upper, choices=_STATUSES, help="only jobs in this status")
+    @argument("--limit", type=int, default=50, help="show the N most recent jobs (default 50)")
+    @argument("--out", metavar="NAME", help="store the listed jobs in this variable")
+    def ray_jobs(self, line: str = "") -> None:
+        """Jobs of the cluster, most recent first."""
+        args = parse_argstring(self.ray_jobs, line)
+        if args.limit < 1:
+            raise UsageError("--limit must be at least 1")
+        jobs = sorted(self.client.list_jobs(), key=lambda j: j.start_time or 0, reverse=True)
+        if args.status:
+            jobs = [j for j in jobs if j.status.value == args.status]
+        self.store(args.out, jobs[: args.limit])
+        display(render.job_table(jobs[: args.limit], total=len(jobs)))
+
+    @line_cell_magic
+    @reports_errors
+    @magic_arguments()
+    @argument("job_id", nargs="?", help="%ray_job ID: show one job")
+    @argument("--working-dir", metavar="DIR", help="%%ray_job: local folder uploaded as the job's working_dir")
+    @argument("--pip", nargs="+", default=[], metavar="PKG", help="%%ray_job: pip packages to install")
+    @argument("--env", nargs="+", default=[], metavar="K=V", help="%%ray_job: environment variables")
+    @argument("--num-cpus", type=float, help="%%ray_job: CPUs reserved for the entrypoint")
+    @argument("--num-gpus", type=float, help="%%ray_job: GPUs reserved for the entrypoint")
+    @argument("--no-wait", action="store_true", help="%%ray_job: submit and return; do not follow the log")
+    @argument("--out", metavar="NAME", help="store the Job (%ray_job) or the submission id (%%ray_job)")
+    def ray_job(self, line: str = "", cell: str | None = None) -> None:
+        """``%ray_job ID`` shows a job; ``%%ray_job [options]`` submits the cell as a job.
+
+        The cell body is the job's Python entrypoint script. Its log streams live below the
+        cell until the job ends (Ctrl-C / the stop button stops following, not the job).
+        """
+        args = parse_argstring(self.ray_job, line)
+        if cell is None:
+            if not args.job_id:
+                raise UsageError("%ray_job needs a job id; %%ray_job (two %) submits the cell")
+            job = self.client.get_job(args.job_id)
+            self.store(args.out, job)
+            display(render.job_card(job))
+            return
+        if args.job_id:
+            raise UsageError("%%ray_job takes options only; the cell body is the script")
+        if not cell.strip():
+            raise UsageError("%%ray_job needs a Python script in the cell body")
+        submission_id = self._submit_cell(cell, args)
+        self.store(args.out, submission_id)
+        if args.no_wait:
+            display(render.job_card(self.client.get_job(submission_id)))
+        else:
+            Follower(self.client, LiveLog(submission_id)).run()
+
+    def _submit_cell(self, cell: str, args) -> str:
+        """Upload the cell as a module and submit ``python -m`` of it."""
+        module = "raynb_cell_" + hashlib.sha1(cell.encode()).hexdigest()[:12]
+        runtime_env: dict = {}
+        if args.working_dir:
+            if not Path(args.working_dir).expanduser().is_dir():
+                raise UsageError(f"--working-dir {args.working_dir!r} is not a folder")
+            runtime_env["working_dir"] = str(Path(args.working_dir).expanduser())
+        if args.pip:
+            runtime_env["pip"] = list(args.pip)
+        if args.env:
+            runtime_env["env_vars"] = _key_values(args.env, "--env")
+        with tempfile.TemporaryDirectory(prefix="raynb-cell-") as tmp:
+            package = Path(tmp) / module
+            package.mkdir()
+            (package / "__init__.py").write_text("")
+            (package / "__main__.py").write_text(cell)
+            runtime_env["py_modules"] = [str(package)]
+            job = self.client.submit_job(
+                f"python -u -m {module}",
+                runtime_env=runtime_env,
+                metadata={"source": "%%ray_job"},
+                entrypoint_num_cpus=args.num_cpus,
+                entrypoint_num_gpus=args.num_gpus,
+            )
+        return job.submission_id
+
+    @line_magic
+    @reports_errors
+    @magic_arguments()
+    @argument("job_id", help="the job's submission id")
+    def ray_stop(self, line: str = "") -> None:
+        """Stop a running job (it ends as STOPPED)."""
+        args = parse_argstring(self.ray_stop, line)
+        stopped = self.client.stop_job(args.job_id)
+        print(f"Stopping {args.job_id}." if stopped else f"{args.job_id} was not running.")
+
+    @line_magic
+    @reports_errors
+    @magic_arguments()
+    @argument("job_id", help="the job's submission id")
+    def ray_delete(self, line: str = "") -> None:
+        """Delete a finished job and its record (stop a running one first)."""
+        args = parse_argstring(self.ray_delete, line)
+        self.client.delete_job(args.job_id)
+        print(f"Deleted {args.job_id}.")
+
+    @line_magic
+    @reports_errors
+    @magic_arguments()
+    @argument("job_id", help="the job's submission id")
+    @argument("--follow", "-f", action="store_true", help="stream new lines live until the job ends")
+    @argument("--background", "-b", action="store_true",
+              help="with --follow: keep streaming while the kernel runs other cells")
+    @argument("--protocol", choices=["auto", "websocket", "http"], default="auto",
+              help="live transport (default auto: lowest latency, with fallback)")
+    @argument("--tail", type=int, default=200, metavar="N", help="lines kept visible (default 200)")
+    @argument("--grep", metavar="PATTERN", help="only lines matching this regular expression")
+    @argument("--out", metavar="NAME", help="store the whole log text (without --follow)")
+    def ray_logs(self, line: str = "") -> None:
+        """A job's log; ``--follow`` streams it live in this output area."""
+        args = parse_argstring(self.ray_logs, line)
+        if args.tail < 1:
+            raise UsageError("--tail must be at least 1")
+        if args.background and not args.follow:
+            raise UsageError("--background goes with --follow")
+        try:
+            grep = re.compile(args.grep) if args.grep else None
+        except re.error as exc:
+            raise UsageError(f"--grep {args.grep!r} is not a valid regular expression: {exc}") from None
+        view = LiveLog(args.job_id, max_visible=args.tail, grep=grep)
+        if not args.follow:
+            text = self.client.get_job_logs(args.job_id)
+            self.store(args.out, text)
+            for log_line in text.splitlines():
+                view.add(log_line)
+            display(view.render())
+            return
+        self.client.get_job(args.job_id)  # a wrong id fails here, as one line
+        follower = Follower(self.client, view, args.protocol)
+        if args.background:
+            previous = self.session.followers.pop(args.job_id, None)
+            if previous is not None:
+                previous.cancel()
+            self.session.followers[args.job_id] = follower.start()
+        else:
+            follower.run()
