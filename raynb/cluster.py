@@ -96,22 +96,18 @@ def start_local_head(
             env=_head_env(env), start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{ports['dashboard-port']}"
-    probes = [
-        (f"{url}/api/version", ""),
-        # The job agent, which POST /api/jobs/ needs, is up ~2 s after the dashboard.
-        (f"http://127.0.0.1:{ports['dashboard-agent-listen-port']}/api/healthz", ""),
-        # Cluster status lists the node's resources ~1 s later still.
-        (f"{url}/api/cluster_status", "objectStoreMemory"),
-    ]
+    agent = f"http://127.0.0.1:{ports['dashboard-agent-listen-port']}/api/healthz"
+    token = (env or {}).get("RAY_AUTH_TOKEN")
     deadline = time.monotonic() + timeout
     try:
-        for probe, needle in probes:
-            while not _answers(probe, needle):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"local Ray head exited ({proc.returncode}); see {log_path}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"local Ray head not ready in {timeout:g}s; see {log_path}")
-                time.sleep(0.25)
+        # POST /api/jobs/ needs the job agent (up ~2 s after the dashboard), and the
+        # cluster status lists the node's resources ~1 s later still.
+        while not (_dashboard_ready(url, token, resources=True) and _agent_up(agent)):
+            if proc.poll() is not None:
+                raise RuntimeError(f"local Ray head exited ({proc.returncode}); see {log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"local Ray head not ready in {timeout:g}s; see {log_path}")
+            time.sleep(0.25)
     except BaseException:  # including KeyboardInterrupt: never leave a head nobody owns
         _terminate(proc, tmp, timeout=5)
         raise
@@ -163,7 +159,7 @@ def ensure_local_head(**kwargs) -> LocalHead:
         if (
             isinstance(tmp, str) and tmp
             and pid in _processes_naming([tmp], _proc_table())
-            and _answers(f"{url}/api/version")
+            and _dashboard_ready(url, None)
         ):
             return LocalHead(url, state["gcs_address"], state["client_address"], None, tmp, False)
         return start_local_head(**kwargs)
@@ -199,13 +195,24 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _answers(url: str, needle: str = "") -> bool:
-    """True if ``GET url`` returns 200, with ``needle`` in the body, within a second."""
+def _dashboard_ready(url: str, token: str | None, resources: bool = False) -> bool:
+    """True if the dashboard answers (and, with ``resources``, reports the node's CPUs)."""
+    from .client import RayClient, RayClientError
+
     try:
-        resp = httpx.get(url, timeout=1, trust_env=False)
+        with RayClient(url, token=token, timeout=2) as client:
+            client.get_version()
+            return not resources or "CPU" in client.get_cluster_status().resources
+    except RayClientError:
+        return False
+
+
+def _agent_up(url: str) -> bool:
+    """True if the job agent's health check (an open path, not the dashboard API) says so."""
+    try:
+        return httpx.get(url, timeout=1, trust_env=False).status_code == 200
     except httpx.HTTPError:
         return False
-    return resp.status_code == 200 and needle in resp.text
 
 
 def _state_file() -> Path:
