@@ -96,8 +96,10 @@ def test_no_wait_then_stop(shell: InteractiveShell, client: RayClient) -> None:
     assert job_id in last_bundle(outputs)["text/plain"]
     wait_for_status(client, job_id, {JobStatus.RUNNING})
     _, stdout, result = run(shell, f"ray_stop {job_id}")
-    assert result is None and "Stopping" in stdout
-    assert wait_terminal(client, job_id) == JobStatus.STOPPED
+    assert result is None and f"Stopped {job_id}: STOPPED" in stdout
+    assert client.get_job_status(job_id) == JobStatus.STOPPED
+    _, stdout, _ = run(shell, f"ray_stop {job_id}")
+    assert "is not running (STOPPED)" in stdout
 
 
 def test_jobs_table_job_card_logs_and_delete(shell: InteractiveShell, client: RayClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from IPython.core.error import UsageError
@@ -116,11 +117,28 @@ class JobMagics(RayMagicsBase):
     @reports_errors
     @magic_arguments()
     @argument("job_id", help="the job's submission id")
+    @argument("--no-wait", action="store_true", help="return at once instead of waiting for the job to end")
+    @argument("--timeout", type=float, default=30.0, help="seconds to wait for the job to end (default 30)")
     def ray_stop(self, line: str = "") -> None:
-        """Stop a running job (it ends as STOPPED)."""
+        """Stop a running job and wait until it has ended (as STOPPED)."""
         args = parse_argstring(self.ray_stop, line)
-        stopped = self.client.stop_job(args.job_id)
-        print(f"Stopping {args.job_id}." if stopped else f"{args.job_id} was not running.")
+        if not self.client.stop_job(args.job_id):
+            print(f"{args.job_id} is not running ({self.client.get_job_status(args.job_id)}).")
+            return
+        if args.no_wait:
+            print(f"Stopping {args.job_id}.")
+            return
+        deadline = time.monotonic() + args.timeout
+        try:
+            while not (status := self.client.get_job_status(args.job_id)).is_terminal():
+                if time.monotonic() > deadline:
+                    print(f"Stopping {args.job_id}: still {status} after {args.timeout:g} s.")
+                    return
+                time.sleep(0.25)
+        except KeyboardInterrupt:
+            print(f"Stopping {args.job_id}; stopped waiting for it.")
+            return
+        print(f"Stopped {args.job_id}: {status}.")
 
     @line_magic
     @reports_errors

@@ -1,0 +1,119 @@
+"""Cost of the magics: %ray_jobs over 1,000 jobs and %ray_tasks --limit 10000, rendering
+included, against the same listing through Ray's own JobSubmissionClient / ray.util.state;
+and the time of `%load_ext raynb` in a fresh interpreter (Ray must not be imported).
+
+Run: python bench/magic_overhead.py [--address URL] [--jobs 1000] [--tasks 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from _common import dashboard, py_entrypoint
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from raynb.client import RayClient
+
+LOAD_EXT = (
+    "import sys, time\n"
+    "from IPython.core.interactiveshell import InteractiveShell\n"
+    "shell = InteractiveShell.instance()\n"
+    "start = time.perf_counter()\n"
+    "shell.run_line_magic('load_ext', 'raynb')\n"
+    "print(time.perf_counter() - start, 'ray' in sys.modules)\n"
+)
+
+
+def timed(fn, repeat: int = 5) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs, after one warm-up run."""
+    fn()
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def top_up_jobs(client: RayClient, wanted: int) -> int:
+    """Submit quick jobs until the cluster knows ``wanted`` of them."""
+    missing = wanted - len(client.list_jobs())
+    if missing > 0:
+        print(f"submitting {missing} quick jobs (once per cluster)…", flush=True)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: client.submit_job("true", entrypoint_num_cpus=0), range(missing)))
+    return len(client.list_jobs())
+
+
+def run_many_tasks(client: RayClient, n: int) -> str:
+    code = (
+        "import ray\nray.init()\n@ray.remote(num_cpus=0.01)\ndef f(): return 1\n"
+        f"print(sum(ray.get([f.remote() for _ in range({n})])))\n"
+    )
+    job = client.submit_job(py_entrypoint(code))
+    while not client.get_job_status(job.submission_id).is_terminal():
+        time.sleep(1)
+    time.sleep(5)  # task events reach the dashboard in batches
+    return client.get_job(job.submission_id).job_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--address", default=os.environ.get("RAYNB_BENCH_DASHBOARD"))
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    args = parser.parse_args()
+
+    loads = [subprocess.run([sys.executable, "-c", LOAD_EXT], capture_output=True, text=True,
+                            check=True).stdout.split() for _ in range(5)]
+    load_ms = statistics.median(float(t) for t, _ in loads) * 1000
+    ray_imported = any(flag == "True" for _, flag in loads)
+
+    with dashboard(args.address) as url:
+        from ray.job_submission import JobSubmissionClient
+        from ray.util.state import list_tasks
+
+        client = RayClient(url)
+        n_jobs = top_up_jobs(client, args.jobs)
+        ray_job_id = run_many_tasks(client, args.tasks)
+        shell = InteractiveShell.instance()
+        shell.run_line_magic("load_ext", "raynb")
+        with capture_output():
+            shell.run_line_magic("ray_connect", url)
+
+        def magic(line: str):
+            def run() -> None:
+                with capture_output() as cap:
+                    shell.run_line_magic(*line.split(" ", 1))
+                assert cap.outputs and "raynb-error" not in cap.outputs[-1].data["text/html"]
+            return run
+
+        ray_jobs_client = JobSubmissionClient(url)
+        rows = [
+            (f"%ray_jobs --limit {n_jobs} ({n_jobs} jobs)", timed(magic(f"ray_jobs --limit {n_jobs}")),
+             "JobSubmissionClient.list_jobs()", timed(ray_jobs_client.list_jobs)),
+            (f"%ray_tasks --limit {args.tasks}",
+             timed(magic(f"ray_tasks --limit {args.tasks} --job {ray_job_id}"), repeat=3),
+             "ray.util.state.list_tasks(limit=…)",
+             timed(lambda: list_tasks(address=url, limit=args.tasks,
+                                      filters=[("job_id", "=", ray_job_id)], raise_on_missing_output=False),
+                   repeat=3)),
+        ]
+        client.close()
+
+    print(f"\n%load_ext raynb: {load_ms:.0f} ms (median of 5 fresh interpreters); "
+          f"Ray imported: {ray_imported}")
+    print(f"{'raynb (rendering included)':42} {'s':>7}   {'Ray':38} {'s':>7}  ratio")
+    for ours, ours_s, theirs, theirs_s in rows:
+        print(f"{ours:42} {ours_s:7.3f}   {theirs:38} {theirs_s:7.3f}  {ours_s / theirs_s:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
