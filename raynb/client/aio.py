@@ -28,6 +28,7 @@ from .models import (
     JobStatus,
     ListResult,
     Node,
+    NodeStats,
     ServeApplication,
     SubmittedJob,
     Task,
@@ -179,6 +180,11 @@ class AsyncRayClient(BaseClient):
         if not nodes:
             raise NotFoundError(f"node {node_id} does not exist: list nodes to see their ids")
         return nodes[0]
+
+    async def list_node_stats(self) -> list[NodeStats]:
+        """Live usage of every node: host CPU %, memory, object store, GPUs."""
+        data = await self._state("/nodes", params={"view": "summary"})
+        return [NodeStats.from_dict(row) for row in data.get("summary") or []]
 
     async def get_cluster_status(self) -> ClusterStatus:
         """Nodes alive/dead, resources used/total and pending demand, plus `ray status` text."""

@@ -132,6 +132,46 @@ class Node(_Model):
 
 
 @dataclass(frozen=True)
+class NodeStats(_Model):
+    """A node's live usage from the dashboard's node summary (host CPU %, memory, object store)."""
+
+    node_id: str
+    hostname: str | None
+    ip: str | None
+    is_head_node: bool
+    state: str | None
+    cpu_percent: float | None
+    num_cpus: int | None
+    memory_used: int | None
+    memory_total: int | None
+    object_store_used: int | None
+    object_store_total: int | None
+    gpus: list[dict[str, Any]]
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> NodeStats:
+        raylet = raw.get("raylet") or {}
+        mem = raw.get("mem") or [None, None, None, None]
+        used_store = int(raylet.get("objectStoreUsedMemory") or 0)
+        free_store = int(raylet.get("objectStoreAvailableMemory") or 0)
+        return cls(
+            raw=raw,
+            node_id=raylet.get("nodeId", ""),
+            hostname=raw.get("hostname"),
+            ip=raw.get("ip"),
+            is_head_node=bool(raylet.get("isHeadNode")),
+            state=raylet.get("state"),
+            cpu_percent=raw.get("cpu"),
+            num_cpus=(raw.get("cpus") or [None])[0],
+            memory_used=mem[3] if len(mem) > 3 else None,
+            memory_total=mem[0],
+            object_store_used=used_store,
+            object_store_total=used_store + free_store,
+            gpus=list(raw.get("gpus") or []),
+        )
+
+
+@dataclass(frozen=True)
 class Task(_Model):
     task_id: str
     attempt_number: int | None
