@@ -42,14 +42,16 @@ def timed(fn, repeat: int = 5) -> float:
     return statistics.median(runs)
 
 
-def top_up_jobs(client: RayClient, wanted: int) -> int:
-    """Submit quick jobs until the cluster knows ``wanted`` of them."""
-    missing = wanted - len(client.list_jobs())
-    if missing > 0:
-        print(f"submitting {missing} quick jobs (once per cluster)…", flush=True)
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: client.submit_job("true", entrypoint_num_cpus=0), range(missing)))
-    return len(client.list_jobs())
+def add_jobs(client: RayClient, wanted: int) -> list[str]:
+    """Submit jobs until the cluster knows ``wanted``. They ask for a resource no node has,
+    so they wait as PENDING without starting a process; the caller stops them afterwards."""
+    missing = max(0, wanted - len(client.list_jobs()))
+    print(f"submitting {missing} pending jobs…", flush=True)
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(
+            lambda _: client.submit_job("true", entrypoint_resources={"raynb_bench_never": 1}).submission_id,
+            range(missing),
+        ))
 
 
 def run_many_tasks(client: RayClient, n: int) -> str:
@@ -81,8 +83,9 @@ def main() -> None:
         from ray.util.state import list_tasks
 
         client = RayClient(url)
-        n_jobs = top_up_jobs(client, args.jobs)
         ray_job_id = run_many_tasks(client, args.tasks)
+        added = add_jobs(client, args.jobs)
+        n_jobs = len(client.list_jobs())
         shell = InteractiveShell.instance()
         shell.run_line_magic("load_ext", "raynb")
         with capture_output():
@@ -106,6 +109,8 @@ def main() -> None:
                                       filters=[("job_id", "=", ray_job_id)], raise_on_missing_output=False),
                    repeat=3)),
         ]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(client.stop_job, added))
         client.close()
 
     print(f"\n%load_ext raynb: {load_ms:.0f} ms (median of 5 fresh interpreters); "

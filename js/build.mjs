@@ -1,0 +1,34 @@
+// Bundles each widget to ../raynb/static/<name>.js: one self-contained ES module per widget
+// (anywidget `_esm`), CSS included, no runtime imports.
+import { build } from "esbuild";
+import { mkdir, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const WIDGETS = ["logview", "jobs", "cluster", "serve"];
+const outdir = here("../raynb/static");
+
+const result = await build({
+  entryPoints: Object.fromEntries(WIDGETS.map((w) => [w, here(`src/widgets/${w}.ts`)])),
+  outdir,
+  bundle: true,
+  format: "esm",
+  target: "es2020",
+  minify: true,
+  sourcemap: false,
+  legalComments: "none",
+  write: false,
+});
+
+await mkdir(outdir, { recursive: true });
+for (const file of result.outputFiles) {
+  // esbuild ends with `export{x as default};`: spell it `export default x;`.
+  const text = file.text.replace(/export\s*\{\s*([\w$]+) as default\s*\};?\s*$/, "export default $1;\n");
+  if (!/export default [\w$]+;\n$/.test(text)) throw new Error(`${file.path}: no default export`);
+  if (/\bimport\s*(?:[\w${},*\s]+from\s*)?["'`]|\bimport\s*\(/.test(text)) {
+    throw new Error(`${file.path}: bundle must not import anything at run time`);
+  }
+  await writeFile(file.path, text);
+  console.log(`${basename(file.path).padEnd(12)} ${(text.length / 1024).toFixed(1)} KiB`);
+}
