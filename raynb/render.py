@@ -375,6 +375,11 @@ def _usage_cell(name: str, usage: ResourceUsage) -> Cell:
     return f'<div style="{_BAR_STYLE}">{fill}</div>{_esc(label)}', f"[{bar:.<20}] {label}"
 
 
+def demand_text(demand: Any) -> str:
+    """One pending resource demand as text, e.g. ``{CPU: 1} × 3``."""
+    return f"{_shape(demand.get('shape'))} × {_num(demand.get('count'))}"
+
+
 def _shape(value: Any) -> str:
     """A resource shape such as {CPU: 1, GPU: 1}, recursing through bundles."""
     if isinstance(value, Mapping):
@@ -410,6 +415,6 @@ def cluster_card(
     order = list(_RESOURCE_LABELS)
     for name in sorted(status.resources, key=lambda n: (order.index(n) if n in order else len(order), n)):
         rows.append((_RESOURCE_LABELS.get(name) or _flat(name), _usage_cell(name, status.resources[name])))
-    demand = [f"{_num(d.get('count'))} × {_shape(d.get('shape'))}" for d in status.pending_demand]
+    demand = [demand_text(d) for d in status.pending_demand]
     rows.append(("pending", _lines_cell(demand or ["none"])))
     return _card("Ray cluster", rows)

@@ -7,9 +7,7 @@ ray://127.0.0.1:10001) to reuse a running head instead of starting one.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from raynb.client import JobStatus, RayClient  # noqa: E402
+from raynb.client import RayClient  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -51,23 +49,3 @@ def dashboard_url(ray_head: TestHead) -> str:
 def client(dashboard_url: str):
     with RayClient(dashboard_url) as c:
         yield c
-
-
-def py_entrypoint(code: str) -> str:
-    """A job entrypoint running ``code`` with unbuffered output."""
-    return f"{shlex.quote(sys.executable)} -u -c {shlex.quote(code)}"
-
-
-def wait_for_status(client: RayClient, job_id: str, statuses, timeout: float = 120.0) -> JobStatus:
-    """Poll until the job reaches one of ``statuses`` (a set of JobStatus)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get_job_status(job_id)
-        if status in statuses:
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} still {status} after {timeout}s")
-
-
-def wait_terminal(client: RayClient, job_id: str, timeout: float = 120.0) -> JobStatus:
-    return wait_for_status(client, job_id, {s for s in JobStatus if s.is_terminal()}, timeout)

@@ -7,7 +7,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import py_entrypoint, wait_for_status, wait_terminal
+from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 
 from raynb.client import (
     AsyncRayClient,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import py_entrypoint, wait_terminal
+from ray_helpers import py_entrypoint, wait_terminal
 from faultproxy import FaultProxy
 
 from raynb.client import (
@@ -109,11 +109,18 @@ def test_bad_protocol_unknown_job_and_dead_dashboard(client: RayClient) -> None:
 # -- faults Ray cannot show on demand: a TCP proxy cuts connections mid-stream ---------
 
 
-def _proxied_tail(dashboard_url: str, proxy: FaultProxy, protocol: str = "auto") -> list[str]:
+def _proxied_tail(dashboard_url: str, proxy: FaultProxy, protocol: str, arm) -> list[str]:
+    """Tail a numbered job through the proxy; ``arm(proxy)`` sets the faults once the
+    stream is well under way (line 150 of 300 delivered)."""
     with RayClient(dashboard_url) as direct:
         job_id = numbered_job(direct)
+    got = []
     with RayClient(proxy.url) as c:
-        return numbered(list(c.tail_job_logs(job_id, protocol=protocol)))
+        for line in c.tail_job_logs(job_id, protocol=protocol):
+            got.append(line)
+            if line == "line-00150":
+                arm(proxy)
+    return numbered(got)
 
 
 def _upstream(dashboard_url: str) -> tuple[str, int]:
@@ -124,21 +131,27 @@ def _upstream(dashboard_url: str) -> tuple[str, int]:
 @pytest.mark.parametrize("protocol", ["auto", "http"])
 def test_http_cut_mid_stream_loses_and_repeats_nothing(dashboard_url: str, protocol: str) -> None:
     with FaultProxy(*_upstream(dashboard_url)) as proxy:
-        proxy.cut(b"/api/v0/logs/stream", after_bytes=1500, times=2)
-        assert _proxied_tail(dashboard_url, proxy, protocol) == EXPECTED
+        lines = _proxied_tail(dashboard_url, proxy, protocol,
+                              lambda p: p.cut(b"/api/v0/logs/file", after_bytes=1500, times=2))
+        assert lines == EXPECTED
         assert proxy.cuts == 2
 
 
 def test_websocket_cut_mid_stream_loses_and_repeats_nothing(dashboard_url: str) -> None:
+    def arm(p: FaultProxy) -> None:
+        p.refuse(b"/api/v0/logs/", times=1000)  # HTTP broken from now on: auto must use WebSocket
+        p.cut(b"/logs/tail", after_bytes=900, times=2)
+
     with FaultProxy(*_upstream(dashboard_url)) as proxy:
-        proxy.refuse(b"/api/v0/logs/", times=1000)  # HTTP streaming broken: auto must use WebSocket
-        proxy.cut(b"/logs/tail", after_bytes=900, times=2)
-        assert _proxied_tail(dashboard_url, proxy, "auto") == EXPECTED
-        assert proxy.cuts >= 2
+        assert _proxied_tail(dashboard_url, proxy, "auto", arm) == EXPECTED
+        assert proxy.cuts >= 1
 
 
 def test_websocket_only_resumes_after_cut(dashboard_url: str) -> None:
     with FaultProxy(*_upstream(dashboard_url)) as proxy:
         proxy.cut(b"/logs/tail", after_bytes=700, times=1)
-        assert _proxied_tail(dashboard_url, proxy, "websocket") == EXPECTED
+        with RayClient(dashboard_url) as direct:
+            job_id = numbered_job(direct)
+        with RayClient(proxy.url) as c:
+            assert numbered(list(c.tail_job_logs(job_id, protocol="websocket"))) == EXPECTED
         assert proxy.cuts == 1

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from conftest import py_entrypoint, wait_for_status, wait_terminal
+from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output

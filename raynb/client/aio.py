@@ -387,8 +387,9 @@ class AsyncRayClient(BaseClient):
         """Follow a job's log line by line until the job ends and its log is drained.
 
         ``protocol``: 'auto' (lowest latency, falls back), 'websocket' or 'http'.
-        ``timeout`` bounds each connect and status check, not the silence between lines.
-        A broken connection is resumed after the last delivered line. Stops with a 429
+        ``timeout`` bounds each connect and status check, and how long a broken stream is
+        retried without progress; not the silence between lines. A broken connection is
+        resumed after the last delivered line. Stops with a 429
         :class:`StreamLimitError` when the client's :class:`StreamLimits` are passed.
         """
         async for line in logs.tail_job_logs(self, check_id(job_id), protocol, timeout):

@@ -121,7 +121,7 @@ _BY_STATUS: dict[int, type[RayClientError]] = {
     403: AuthError,
     404: NotFoundError,
     408: RayTimeoutError,
-    429: StreamLimitError,
+    429: UnavailableError,  # the dashboard is busy; our own stream limits raise StreamLimitError
     503: UnavailableError,
 }
 
@@ -130,6 +130,7 @@ _ADVICE = {
     401: "the dashboard needs a token: set RAY_AUTH_TOKEN or pass token=",
     403: "the dashboard refused the token: check RAY_AUTH_TOKEN or the token= argument",
     404: "check the id (list them with the client's list methods)",
+    429: "the dashboard is busy: retry in a moment",
     501: "install it on the cluster, e.g. pip install 'ray[serve]'",
 }
 

@@ -4,9 +4,9 @@ Both transports read the driver log from its first byte, so a resumed stream ski
 lines already delivered (counted as Python's universal-newline lines, the unit the
 WebSocket side uses) and goes on: no duplicate, no gap.
 
-- ``http``: the state API's chunked ``/api/v0/logs/stream`` on the driver's node with a
-  50 ms poll (tens of ms latency). When the job is terminal, a final non-following read
-  of the same file delivers whatever the follow stream had not yet sent.
+- ``http``: the state API's ``/api/v0/logs/file`` on the driver's node, read every 50 ms
+  (slower for big logs); each read yields the bytes past the previous one (tens of ms of
+  latency). The read that starts after the job is terminal is the last.
 - ``websocket``: the dashboard's ``/api/jobs/{id}/logs/tail`` (1 s server poll).
 - ``auto``: http first; on a failure with no progress it switches to the other one.
 """
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 PROTOCOLS = ("auto", "websocket", "http")
 HTTP_POLL_INTERVAL_S = 0.05
+MAX_POLL_INTERVAL_S = 2.0
+POLL_BYTES_PER_S = 20 * 1024 * 1024  # re-reading a big log is paced to about this rate
 STATUS_POLL_INTERVAL_S = 0.25
 _MIB = 1024 * 1024
 _LONE_CR = re.compile(r"\r(?!$)")
@@ -151,41 +153,31 @@ class _Cut(Exception):
     """A transport broke or ended early; the tail resumes from its position."""
 
 
-async def _until(chunks: AsyncIterator[bytes], stop: asyncio.Event) -> AsyncIterator[bytes]:
-    """Yield from ``chunks`` until they end or ``stop`` is set."""
-    stopper = asyncio.ensure_future(stop.wait())
-    nxt: asyncio.Future[bytes | None] | None = None
-    try:
-        while True:
-            nxt = asyncio.ensure_future(anext(chunks, None))
-            await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if not nxt.done():
-                return
-            chunk = nxt.result()
-            if chunk is None:
-                return
-            yield chunk
-    finally:
-        for task in (stopper, nxt):
-            if task is not None and not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-
-
 async def _watch_terminal(client: AsyncRayClient, job_id: str, done: asyncio.Event) -> None:
     while not (await client.get_job(job_id)).status.is_terminal():
         await asyncio.sleep(STATUS_POLL_INTERVAL_S)
     done.set()
 
 
+def _poll_interval(size: int) -> float:
+    """Seconds between reads of a log of ``size`` bytes: 50 ms, slower for big logs."""
+    return min(MAX_POLL_INTERVAL_S, max(HTTP_POLL_INTERVAL_S, size / POLL_BYTES_PER_S))
+
+
 async def _http_source(client: AsyncRayClient, job_id: str, timeout: float) -> AsyncIterator[Any]:
-    """Chunks of the driver log over chunked HTTP, from byte 0, ending when it is complete."""
+    """The driver log over HTTP, from byte 0, ending when the job is terminal and it is read.
+
+    Each poll reads the file through the state API without following, and yields only the
+    bytes past those already yielded. (A following ``/logs/stream`` would be cheaper, but
+    Ray's dashboard never releases one whose file stops growing: after 100 of them every
+    state API call answers 429 until the dashboard restarts.)
+    """
     job = await client.get_job(job_id)
     while not job.driver_node_id and not job.status.is_terminal():
         await asyncio.sleep(STATUS_POLL_INTERVAL_S)
         job = await client.get_job(job_id)
+    yield RESTART
     if not job.driver_node_id:  # ended before a driver ran: the Jobs API has what there is
-        yield RESTART
         yield (await client.get_job_logs(job_id)).encode()
         return
     params = {
@@ -196,22 +188,29 @@ async def _http_source(client: AsyncRayClient, job_id: str, timeout: float) -> A
     }
     terminal = asyncio.Event()
     watcher = asyncio.create_task(_watch_terminal(client, job_id, terminal))
+    offset, missing_since = 0, asyncio.get_running_loop().time()
     try:
-        follow = {**params, "interval": str(HTTP_POLL_INTERVAL_S)}
-        yield RESTART
-        async with client._stream("/api/v0/logs/stream", follow, timeout) as chunks:
-            async for chunk in _until(chunks, terminal):
-                yield chunk
-        if watcher.done():
-            watcher.result()  # re-raise a failed status check
-        if not terminal.is_set():
-            raise _Cut("the log stream ended before the job did")
+        while True:
+            last = terminal.is_set()  # the file is complete: this read is the final one
+            size = 0
+            try:
+                async with client._stream("/api/v0/logs/file", params, timeout) as chunks:
+                    async for chunk in chunks:
+                        start, size = size, size + len(chunk)
+                        if size > offset:
+                            yield chunk[max(0, offset - start) :]
+                            offset = size
+            except (ServerError, NotFoundError):
+                # The driver's log file appears a moment after the driver is scheduled.
+                if offset or last or asyncio.get_running_loop().time() - missing_since > timeout:
+                    raise
+            if last:
+                return
+            if watcher.done() and not terminal.is_set():
+                watcher.result()  # re-raise a failed status check
+            await asyncio.sleep(_poll_interval(size))
     finally:
         watcher.cancel()
-    yield RESTART
-    async with client._stream("/api/v0/logs/file", params, timeout) as chunks:
-        async for chunk in chunks:
-            yield chunk
 
 
 async def _ws_source(client: AsyncRayClient, job_id: str, timeout: float) -> AsyncIterator[Any]:
@@ -258,7 +257,8 @@ async def tail_job_logs(
         )
     order = ["http", "websocket"] if protocol == "auto" else [protocol]
     asm = LineAssembler(client.limits)
-    which, failures = 0, 0
+    loop = asyncio.get_running_loop()
+    which, failures, stalled_since = 0, 0, 0.0
     while True:
         source = _http_source if order[which] == "http" else _ws_source
         before = asm.position
@@ -275,12 +275,15 @@ async def tail_job_logs(
         except (NotFoundError, BadRequestError, StreamLimitError):
             raise
         except (_Cut, UnavailableError, ServerError, RayTimeoutError, httpx.TransportError) as exc:
-            failures = 0 if asm.position > before else failures + 1
-            if failures > 2 * len(order):
-                raise UnavailableError(
-                    f"lost the log stream of job {job_id} ({order[which]}: {exc}); "
-                    f"{asm.lines} lines were delivered; call again to resume from the start"
-                ) from None
-            if failures:
+            if asm.position > before:  # it broke after some progress: resume at once
+                failures = 0
+            else:
+                failures += 1
+                stalled_since = stalled_since if failures > 1 else loop.time()
+                if loop.time() - stalled_since > timeout:
+                    raise UnavailableError(
+                        f"lost the log stream of job {job_id} for {timeout:g}s ({order[which]}: "
+                        f"{exc}); {asm.lines} lines were delivered; call again to resume"
+                    ) from None
                 which = (which + 1) % len(order)
-            await asyncio.sleep(min(0.1 * 2**failures, 2.0))
+            await asyncio.sleep(min(0.1 * 2**failures, 2.0) if failures else 0)

@@ -8,6 +8,7 @@ from ._base import RaySession
 from .cluster import ClusterMagics
 from .jobs import JobMagics
 from .serve import ServeMagics
+from .widgets import WidgetMagics
 
 __all__ = ["RaySession", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -18,7 +19,7 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext raynb``: register the magics (Ray itself is not imported)."""
     session = RaySession()
     setattr(ipython, _session_key, session)
-    for magics in (ClusterMagics, JobMagics, ServeMagics):
+    for magics in (ClusterMagics, JobMagics, ServeMagics, WidgetMagics):
         ipython.register_magics(magics(ipython, session))
 
 

@@ -17,6 +17,7 @@ from .. import render
 from ..client import JobStatus
 from ._base import RayMagicsBase, reports_errors
 from .live import Follower, LiveLog
+from .widgets import show_log_view, widgets_available
 
 _STATUSES = [s.value for s in JobStatus if s is not JobStatus.UNKNOWN]
 
@@ -60,12 +61,16 @@ class JobMagics(RayMagicsBase):
     @argument("--num-cpus", type=float, help="%%ray_job: CPUs reserved for the entrypoint")
     @argument("--num-gpus", type=float, help="%%ray_job: GPUs reserved for the entrypoint")
     @argument("--no-wait", action="store_true", help="%%ray_job: submit and return; do not follow the log")
+    @argument("--no-widget", action="store_true",
+              help="%%ray_job: follow in the output area (blocking) even in Jupyter")
     @argument("--out", metavar="NAME", help="store the Job (%ray_job) or the submission id (%%ray_job)")
     def ray_job(self, line: str = "", cell: str | None = None) -> None:
         """``%ray_job ID`` shows a job; ``%%ray_job [options]`` submits the cell as a job.
 
-        The cell body is the job's Python entrypoint script. Its log streams live below the
-        cell until the job ends (Ctrl-C / the stop button stops following, not the job).
+        The cell body is the job's Python entrypoint script. In Jupyter its log streams into a
+        live widget and the cell returns at once: the kernel is free while the job runs.
+        Elsewhere, or with --no-widget, the log streams in the output area until the job ends
+        (Ctrl-C / the stop button stops following, not the job).
         """
         args = parse_argstring(self.ray_job, line)
         if cell is None:
@@ -83,6 +88,8 @@ class JobMagics(RayMagicsBase):
         self.store(args.out, submission_id)
         if args.no_wait:
             display(render.job_card(self.client.get_job(submission_id)))
+        elif widgets_available(self.shell) and not args.no_widget:
+            show_log_view(self.client, submission_id)
         else:
             Follower(self.client, LiveLog(submission_id)).run()
 
@@ -162,8 +169,15 @@ class JobMagics(RayMagicsBase):
     @argument("--tail", type=int, default=200, metavar="N", help="lines kept visible (default 200)")
     @argument("--grep", metavar="PATTERN", help="only lines matching this regular expression")
     @argument("--out", metavar="NAME", help="store the whole log text (without --follow)")
+    @argument("--no-widget", action="store_true",
+              help="with --follow: stream in the output area even in Jupyter")
     def ray_logs(self, line: str = "") -> None:
-        """A job's log; ``--follow`` streams it live in this output area."""
+        """A job's log; ``--follow`` streams it live.
+
+        In Jupyter, ``--follow`` shows a live widget that streams in the background (the cell
+        returns at once); with ``--grep`` or ``--no-widget``, or outside Jupyter, the log
+        streams in this output area (``--background`` to keep the kernel free).
+        """
         args = parse_argstring(self.ray_logs, line)
         if args.tail < 1:
             raise UsageError("--tail must be at least 1")
@@ -182,6 +196,9 @@ class JobMagics(RayMagicsBase):
             display(view.render())
             return
         self.client.get_job(args.job_id)  # a wrong id fails here, as one line
+        if widgets_available(self.shell) and not (args.no_widget or grep):
+            show_log_view(self.client, args.job_id, args.protocol)
+            return
         follower = Follower(self.client, view, args.protocol)
         if args.background:
             previous = self.session.followers.pop(args.job_id, None)

@@ -5,7 +5,6 @@ Screenshots go to test-output/ui/ at the repository root (git-ignored), to look 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -15,16 +14,14 @@ import time
 from pathlib import Path
 
 import httpx
-import nbformat
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from lab_helpers import OUTPUT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "ui"
 
 
 def _free_port() -> int:
@@ -94,36 +91,3 @@ def page(browser, request):
     OUTPUT.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(OUTPUT / f"{request.node.name}.png"))
     context.close()
-
-
-def write_notebook(root: Path, name: str, cells: list[str]) -> str:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, root / name)
-    return name
-
-
-def open_and_run(page, lab_url: str, name: str) -> None:
-    """Open a notebook in JupyterLab and run all its cells (Run > Run All Cells)."""
-    page.goto(f"{lab_url}/lab/tree/{name}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-    select = page.locator(".jp-Dialog button", has_text="Select")
-    try:  # JupyterLab may ask which kernel to start
-        select.wait_for(timeout=5_000)
-        select.click()
-    except PlaywrightTimeout:
-        pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-
-
-def set_theme(lab_url: str, dark: bool) -> None:
-    """Choose JupyterLab's theme through its settings API (pages opened later use it)."""
-    theme = "JupyterLab Dark" if dark else "JupyterLab Light"
-    response = httpx.put(
-        f"{lab_url}/lab/api/settings/@jupyterlab/apputils-extension:themes",
-        json={"raw": json.dumps({"theme": theme})}, timeout=30, trust_env=False,
-    )
-    response.raise_for_status()

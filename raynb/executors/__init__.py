@@ -1,0 +1,45 @@
+"""Executors: run :mod:`raynb.actions` on Ray from a notebook, with live progress.
+
+- :class:`RayActorExecutor`: one persistent actor; quick consecutive calls.
+- :class:`RayJobExecutor`: a Ray task per run; many in flight at once.
+- :class:`RayJobsApiExecutor`: a Jobs API job per run; logs and runtime env setup in Ray's job list.
+
+They share their options (:class:`~raynb.executors.runtime_env.ExecutorConfig`) and errors
+(:mod:`raynb.executors.errors`). Names are imported on first use, so workers that import
+:mod:`raynb.executors.worker` load neither the dashboard client nor IPython, and nothing here
+imports Ray until an executor runs something.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .actor import RayActorExecutor
+    from .errors import ExecutionError, ExecutionTimeoutError, ExecutorError, ValidationError
+    from .job import RayJobExecutor
+    from .jobs_api import RayJobsApiExecutor
+    from .runtime_env import ExecutorConfig
+
+_WHERE = {
+    "ExecutionError": "errors",
+    "ExecutionTimeoutError": "errors",
+    "ExecutorConfig": "runtime_env",
+    "ExecutorError": "errors",
+    "RayActorExecutor": "actor",
+    "RayJobExecutor": "job",
+    "RayJobsApiExecutor": "jobs_api",
+    "ValidationError": "errors",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

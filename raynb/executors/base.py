@@ -1,0 +1,190 @@
+"""What every executor shares: configuration, params validation, job ids, and waiting on Ray.
+
+Waiting on a Ray call (actor and task executors) polls the executor's progress hub at most
+~10 times a second, and only once the call has run for :data:`SHOW_AFTER_S`: quick calls
+draw nothing and cost no extra round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..actions import ActionRef, Progress, load_action
+from .errors import ExecutionError, ExecutionTimeoutError, ValidationError
+from .progress import ProgressView, open_view
+from .runtime_env import ExecutorConfig
+from .worker import ActionFailed
+
+__all__ = ["BaseExecutor", "new_job_id", "validate_params", "wait_for_ref"]
+
+POLL_INTERVAL_S = 0.1
+SHOW_AFTER_S = 0.25
+
+
+def validate_params(cls: type, params: Any) -> dict[str, Any]:
+    """``params`` checked against the action's model, as JSON-able data; ValidationError if not."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    model = cls.params_model()
+    if not isinstance(params, model):
+        try:
+            params = model.model_validate({} if params is None else params)
+        except PydanticValidationError as exc:
+            errors = [(".".join(map(str, e["loc"])) or "params", e["msg"]) for e in exc.errors()]
+            raise ValidationError(cls.__name__, errors) from None
+    return params.model_dump(mode="json")
+
+
+def new_job_id(action: str) -> str:
+    """``raynb-<action>-<random>``: unique, and valid as a Ray submission id."""
+    slug = re.sub(r"[^a-z0-9]+", "-", action.lower()).strip("-")[:40] or "action"
+    return f"raynb-{slug}-{secrets.token_hex(5)}"
+
+
+def execution_error(exc: BaseException, job_id: str, secret_values: Sequence[str]) -> ExecutionError:
+    """The ExecutionError for what ``ray.get`` raised for a run."""
+    from ray.exceptions import RayTaskError, TaskCancelledError
+
+    cause = exc.cause if isinstance(exc, RayTaskError) else exc
+    if isinstance(cause, ActionFailed):
+        e = cause.error
+        return ExecutionError(job_id, e["type"], e["message"], traceback=e["traceback"], secrets=secret_values)
+    if isinstance(exc, TaskCancelledError):
+        return ExecutionError(job_id, "TaskCancelledError", "the job was cancelled")
+    return ExecutionError(job_id, type(exc).__name__, str(exc), secrets=secret_values)
+
+
+def wait_for_ref(
+    ref: Any,
+    *,
+    job_id: str,
+    label: str,
+    hub: Any,
+    timeout: float | None,
+    show_progress: bool,
+    secret_values: Sequence[str],
+    cancel_on_timeout: bool = False,
+    on_ray_error: Callable[[BaseException], Any] | None = None,
+) -> Any:
+    """The result of a run, drawing its progress while waiting; raises the executor errors.
+
+    ``on_ray_error`` sees the exception ``ray.get`` raised before it becomes an ExecutionError.
+    """
+    import ray
+
+    started = time.monotonic()
+    view: ProgressView | None = None
+    try:
+        while not ray.wait([ref], timeout=POLL_INTERVAL_S)[0]:
+            elapsed = time.monotonic() - started
+            if timeout is not None and elapsed >= timeout:
+                if cancel_on_timeout:
+                    ray.cancel(ref)
+                if view is not None:
+                    view.finish("cancelled" if cancel_on_timeout else "timed out", f"after {timeout:g}s")
+                raise ExecutionTimeoutError(job_id, timeout, "CANCELLED" if cancel_on_timeout else "RUNNING")
+            if show_progress and elapsed >= SHOW_AFTER_S:
+                view = view or open_view(label)
+                if state := _poll(hub, job_id):
+                    view.update(Progress.from_dict(state))
+    except KeyboardInterrupt:
+        ray.cancel(ref)
+        if view is not None:
+            view.finish("cancelled", "interrupted")
+        raise
+    try:
+        result, final = ray.get(ref)
+    except Exception as exc:
+        if on_ray_error is not None:
+            on_ray_error(exc)
+        error = execution_error(exc, job_id, secret_values)
+        if view is not None:
+            cause = getattr(exc, "cause", None)
+            view.update(Progress.from_dict(getattr(cause, "progress", None)) if cause else view.state)
+            cancelled = error.error_type == "TaskCancelledError"
+            view.finish("cancelled" if cancelled else "failed", f"{error.error_type}: {error.message}")
+        raise error from None
+    if view is not None:
+        view.update(Progress.from_dict(final))
+        view.finish("done")
+    return json.loads(result)
+
+
+def _poll(hub: Any, job_id: str) -> dict[str, Any] | None:
+    """The hub's latest snapshot of a run; None if there is none or the hub is gone."""
+    import ray
+    from ray.exceptions import RayError
+
+    try:
+        return ray.get(hub.poll.remote(job_id), timeout=POLL_INTERVAL_S * 10)
+    except (RayError, TimeoutError):
+        return None
+
+
+class BaseExecutor:
+    """Shared options (see :mod:`raynb.executors.runtime_env`) and helpers of the executors.
+
+    ``show_progress`` draws a progress bar while a call is waited for. Use an executor as a
+    context manager, or call :meth:`shutdown`, to free what it holds on the cluster.
+    """
+
+    def __init__(
+        self,
+        *,
+        ray_address: str = "auto",
+        runtime_env: Mapping[str, Any] | None = None,
+        working_dir: str | None = None,
+        requirements_file: str | None = None,
+        package_manager: str = "pip",
+        package_manager_options: Sequence[str] = (),
+        wheels_dir: str | None = None,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory: int | None = None,
+        env: Mapping[str, str] | None = None,
+        include_raynb: bool = False,
+        show_progress: bool = True,
+    ) -> None:
+        self.config = ExecutorConfig(
+            ray_address=ray_address, runtime_env=runtime_env, working_dir=working_dir,
+            requirements_file=requirements_file, package_manager=package_manager,
+            package_manager_options=tuple(package_manager_options), wheels_dir=wheels_dir,
+            num_cpus=num_cpus, num_gpus=num_gpus, memory=memory, env=env, include_raynb=include_raynb,
+        )  # fmt: skip
+        self.show_progress = show_progress
+
+    def _prepare(self, action: ActionRef, params: Any) -> tuple[ActionRef, str, dict[str, Any]]:
+        """``(what to send, display name, validated params)``; raises before anything reaches Ray.
+
+        An entrypoint string is imported here too (a local ``working_dir`` is searched first),
+        so params are checked against the model the workers will use.
+        """
+        local_dir = self.config.working_dir
+        if isinstance(action, str) and local_dir is not None and "://" not in local_dir:
+            sys.path.insert(0, str(Path(local_dir).resolve()))
+            try:
+                cls = load_action(action)
+            finally:
+                sys.path.remove(str(Path(local_dir).resolve()))
+        else:
+            cls = load_action(action)
+        return (action if isinstance(action, str) else cls), cls.__name__, validate_params(cls, params)
+
+    def shutdown(self) -> None:
+        """Free what this executor holds on the cluster."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config.describe()})"

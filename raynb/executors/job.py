@@ -1,0 +1,163 @@
+"""RayJobExecutor: each action run is a Ray task; many can be in flight at once."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from ..actions import ActionRef
+from .base import BaseExecutor, _poll, new_job_id, wait_for_ref
+from .connect import connect, dashboard_url, upload_local_dirs
+from .errors import ExecutionError, ExecutionTimeoutError
+from .worker import remote_classes
+
+__all__ = ["RayJobExecutor"]
+
+STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "UNKNOWN")
+MAX_RUNS = 10_000
+STATUS_POLL_S = 0.5
+_TASK_STATES = {"FINISHED": "SUCCEEDED", "FAILED": "FAILED", "RUNNING": "RUNNING",
+                "RUNNING_IN_RAY_GET": "RUNNING", "RUNNING_IN_RAY_WAIT": "RUNNING"}
+
+
+@dataclass
+class _Run:
+    ref: Any
+    hub: Any
+    name: str
+    secrets: list[str]
+    owner: int  # id() of the executor that submitted it
+
+
+# Runs submitted from this process, shared by every RayJobExecutor: a new executor instance
+# (a re-run cell) still finds the status and result of jobs submitted by an earlier one.
+_RUNS: OrderedDict[str, _Run] = OrderedDict()
+
+
+def _task_name(job_id: str) -> str:
+    return f"raynb:{job_id}"
+
+
+class RayJobExecutor(BaseExecutor):
+    """Runs each action as a Ray task: pick it for many independent runs in parallel.
+
+    ``submit`` returns a job id at once; ``get_status``, ``wait``, ``get_result`` and
+    ``cancel`` take it. Runs are named ``raynb:<job id>`` in Ray, so the status of a job
+    submitted elsewhere is read from Ray's task list. Options: see :class:`BaseExecutor`.
+    """
+
+    _options: dict[str, Any] | None = None  # Ray options of the task, once connected
+    _hub: Any = None
+
+    def submit(self, action: ActionRef, params: Any = None, *, job_id: str | None = None) -> str:
+        """Start ``action`` with ``params``; return its job id without waiting."""
+        target, name, data = self._prepare(action, params)
+        job_id = job_id or new_job_id(name)
+        if job_id in _RUNS:
+            raise ValueError(f"job id {job_id!r} is already in use: pick another or leave it out")
+        options = self._ensure_options()
+        ref = remote_classes()[2].options(name=_task_name(job_id), **options).remote(
+            target, data, self._hub, job_id, self.config.secret_names
+        )
+        _RUNS[job_id] = _Run(ref, self._hub, name, self.config.secrets, id(self))
+        while len(_RUNS) > MAX_RUNS:
+            _RUNS.popitem(last=False)
+        return job_id
+
+    def get_status(self, job_id: str) -> str:
+        """'PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED' (also when cancelled) or 'UNKNOWN'."""
+        import ray
+
+        run = _RUNS.get(job_id)
+        if run is not None:
+            if ray.wait([run.ref], timeout=0)[0]:
+                try:
+                    ray.get(run.ref, timeout=0)
+                    return "SUCCEEDED"
+                except Exception:
+                    return "FAILED"
+            if _poll(run.hub, job_id) is not None:
+                return "RUNNING"  # it has reported progress
+        return self._task_status(job_id) or ("PENDING" if run is not None else "UNKNOWN")
+
+    def wait(self, job_id: str, timeout_seconds: float = 300) -> str:
+        """Wait (drawing progress) until the job ends; return its status.
+
+        Raises ExecutionTimeoutError after ``timeout_seconds``; the job keeps running.
+        """
+        if job_id in _RUNS:
+            try:
+                self._wait(job_id, timeout_seconds)
+            except ExecutionError:
+                pass
+            return self.get_status(job_id)
+        deadline = time.monotonic() + timeout_seconds
+        while (status := self.get_status(job_id)) in ("PENDING", "RUNNING"):
+            if time.monotonic() > deadline:
+                raise ExecutionTimeoutError(job_id, timeout_seconds, status)
+            time.sleep(STATUS_POLL_S)
+        return status
+
+    def get_result(self, job_id: str, timeout: float | None = None) -> Any:
+        """The job's result, waiting for it (drawing progress) up to ``timeout`` seconds.
+
+        Raises ExecutionError if it failed or was cancelled, ExecutionTimeoutError on timeout.
+        Results are kept by the process that submitted the job.
+        """
+        if job_id not in _RUNS:
+            raise KeyError(f"job {job_id!r} was not submitted from this process: its result is not here")
+        return self._wait(job_id, timeout)
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel the job if it has not finished; True if it was still running or pending."""
+        import ray
+
+        run = _RUNS.get(job_id)
+        if run is None or ray.wait([run.ref], timeout=0)[0]:
+            return False
+        ray.cancel(run.ref)
+        return True
+
+    def shutdown(self) -> None:
+        """Cancel this executor's unfinished jobs and kill its progress hub."""
+        import ray
+
+        for job_id, run in list(_RUNS.items()):
+            if run.owner == id(self):
+                self.cancel(job_id)
+        if self._hub is not None:
+            ray.kill(self._hub)
+        self._options = self._hub = None
+
+    def _wait(self, job_id: str, timeout: float | None) -> Any:
+        run = _RUNS[job_id]
+        return wait_for_ref(
+            run.ref, job_id=job_id, label=f"{run.name} ({job_id})", hub=run.hub, timeout=timeout,
+            show_progress=self.show_progress, secret_values=run.secrets,
+        )  # fmt: skip
+
+    def _ensure_options(self) -> dict[str, Any]:
+        if self._options is None:
+            connect(self.config.ray_address)
+            runtime_env = upload_local_dirs(self.config.build_runtime_env())
+            # The hub also holds the uploaded packages referenced while the executor lives.
+            code = {k: runtime_env[k] for k in ("working_dir", "py_modules") if k in runtime_env}
+            self._hub = remote_classes()[0].options(num_cpus=0, runtime_env=code).remote()
+            self._options = {"runtime_env": runtime_env, **self.config.resources()}
+        return self._options
+
+    def _task_status(self, job_id: str) -> str | None:
+        """The status Ray's task list tells for the job, if it knows the task."""
+        from ..client import RayClient, RayClientError
+
+        try:
+            with RayClient(dashboard_url()) as client:
+                tasks = client.list_tasks(filters={"name": _task_name(job_id)}, limit=100)
+        except RayClientError:
+            return None
+        if not tasks:
+            return None
+        latest = max(tasks, key=lambda t: t.attempt_number or 0)
+        return _TASK_STATES.get(latest.state or "", "PENDING")

@@ -1,0 +1,29 @@
+"""Helpers for tests that run jobs on the test Ray head."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+
+from raynb.client import JobStatus, RayClient
+
+
+def py_entrypoint(code: str) -> str:
+    """A job entrypoint running ``code`` with unbuffered output."""
+    return f"{shlex.quote(sys.executable)} -u -c {shlex.quote(code)}"
+
+
+def wait_for_status(client: RayClient, job_id: str, statuses, timeout: float = 120.0) -> JobStatus:
+    """Poll until the job reaches one of ``statuses`` (a set of JobStatus)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get_job_status(job_id)
+        if status in statuses:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {status} after {timeout}s")
+
+
+def wait_terminal(client: RayClient, job_id: str, timeout: float = 120.0) -> JobStatus:
+    return wait_for_status(client, job_id, {s for s in JobStatus if s.is_terminal()}, timeout)
