@@ -95,7 +95,8 @@ def main() -> None:
             def run() -> None:
                 with capture_output() as cap:
                     shell.run_line_magic(*line.split(" ", 1))
-                assert cap.outputs and "raynb-error" not in cap.outputs[-1].data["text/html"]
+                bundle = cap.outputs[-1].data
+                assert "raynb-error" not in bundle["text/html"], bundle["text/plain"]
             return run
 
         ray_jobs_client = JobSubmissionClient(url)

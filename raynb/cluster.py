@@ -34,6 +34,8 @@ _HEAD_ENV = {
     "RAY_enable_metrics_collection": "0",
     # Otherwise SIGTERM drains the node for up to 30 s while any task holds a worker.
     "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+    # Ray gives its dashboard 60 s to start; a busy 2-core laptop can need more.
+    "RAY_DASHBOARD_STARTUP_TIMEOUT_S": "180",
 }
 
 
@@ -59,7 +61,7 @@ def start_local_head(
     object_store_memory: int = 256 * 1024**2,
     dashboard_port: int | None = None,
     temp_dir: str | None = None,
-    timeout: float = 90.0,
+    timeout: float = 240.0,
     env: dict[str, str] | None = None,
 ) -> LocalHead:
     """Start a private Ray head on free ports; return once it accepts jobs and reports resources.

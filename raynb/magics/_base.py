@@ -34,7 +34,7 @@ class RaySession:
         no address was given and nothing answers at the default."""
         self.disconnect()
         if not local:
-            client = RayClient(address, token=token, timeout=10, limits=NOTEBOOK_LIMITS)
+            client = RayClient(address, token=token, limits=NOTEBOOK_LIMITS)
             try:
                 client.get_version()
                 self.client = client
@@ -52,7 +52,7 @@ class RaySession:
     def require(self) -> RayClient:
         """The connected client; connects to the default address on first use."""
         if self.client is None:
-            client = RayClient(timeout=10, limits=NOTEBOOK_LIMITS)
+            client = RayClient(limits=NOTEBOOK_LIMITS)
             try:
                 client.get_version()
             except UnavailableError as exc:

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import itertools
 import threading
+import time
 from collections import deque
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -31,6 +32,7 @@ class StreamOwner(Protocol):
     def _on_stream(self, stream: LineStream, **changes: Any) -> None: ...
 
 
+COUNTS_INTERVAL_S = 1.0
 BATCH_INTERVAL_S = 0.05  # at most 20 `lines` messages a second, however fast the job prints
 STATUS_INTERVAL_S = 1.0
 
@@ -51,6 +53,7 @@ class LineStream:
         self.job_id = job_id
         self.protocol = protocol
         self.total = 0
+        self._counted_at = 0.0
         self.status = ""
         self.final: Rendered | None = None  # how the job ended, once it has
         self.error = ""
@@ -99,6 +102,8 @@ class LineStream:
                     self._ring.append(line)
                     self._unsent.append(line)
                     self.total += 1
+                if self.total % 1000 == 0:  # a flood arrives in big chunks: let the flusher run
+                    await asyncio.sleep(0)
             job = await aio.get_job(self.job_id)
             final = await asyncio.to_thread(status_line, self.job_id, self.widget.client)
         except Exception as exc:
@@ -111,7 +116,7 @@ class LineStream:
             flusher.cancel()
             watcher.cancel()
         self._flush()
-        self._emit(**changes, done=True)
+        self._emit(**changes, total=self.total, dropped=self.dropped, done=True)
 
     async def _flush_every(self) -> None:
         while True:
@@ -141,7 +146,12 @@ class LineStream:
             self._unsent.clear()
             total, dropped = self.total, self.dropped
         self.widget.send({"type": "lines", "stream": self.job_id, "seq": seq, "lines": lines, "dropped": dropped})
-        self._emit(total=total, dropped=dropped)
+        # The counters ride each `lines` message; their traits sync once a second, so the
+        # browser gets at most ~21 messages a second however fast the job prints.
+        now = time.monotonic()
+        if now - self._counted_at >= COUNTS_INTERVAL_S:
+            self._counted_at = now
+            self._emit(total=total, dropped=dropped)
 
     def _emit(self, **changes: Any) -> None:
         if not self._stopped:
