@@ -250,7 +250,7 @@ def test_validation_errors_never_reach_ray(workdir: str, dashboard_url: str) -> 
     with pytest.raises(ValidationError) as info:
         job_ex.submit("raynb_test_actions:Square", {"x": "three"})
     assert info.value.errors[0][0] == "x" and "integer" in str(info.value)
-    assert job_ex._options is None  # nothing connected, uploaded or created
+    assert job_ex._runtime_env is None and job_ex._hub is None  # nothing connected, uploaded or created
     actor_ex = RayActorExecutor(working_dir=workdir, ray_address="ray://nowhere.invalid:1")
     with pytest.raises(ValidationError):
         actor_ex.execute("raynb_test_actions:Square", {})

@@ -6,14 +6,13 @@ import asyncio
 from typing import Any
 
 from ..actions import ActionRef
-from .base import BaseExecutor, new_job_id, wait_for_ref
-from .connect import connect, upload_local_dirs
-from .worker import remote_classes
+from .base import RayExecutorBase, new_job_id, wait_for_ref
+from .worker import action_key, encode_call, remote_classes
 
 __all__ = ["RayActorExecutor"]
 
 
-class RayActorExecutor(BaseExecutor):
+class RayActorExecutor(RayExecutorBase):
     """Runs actions one at a time on a persistent actor: pick it for many quick calls.
 
     The actor (and its runtime env) is created on the first call and reused, so later
@@ -23,7 +22,7 @@ class RayActorExecutor(BaseExecutor):
     """
 
     _actor: Any = None
-    _hub: Any = None
+    _actor_has: frozenset[type] = frozenset()  # classes the current actor was sent
 
     def execute(self, action: ActionRef, params: Any = None, *, timeout: float | None = None) -> Any:
         """Run ``action`` with ``params`` on the actor and return its result.
@@ -31,8 +30,7 @@ class RayActorExecutor(BaseExecutor):
         Raises ValidationError (before anything is sent), ExecutionError, or
         ExecutionTimeoutError after ``timeout`` seconds (the call is cancelled).
         """
-        ref, job_id, name = self._submit(action, params)
-        return self._wait(ref, job_id, name, timeout)
+        return self._wait(*self._submit(action, params), timeout)
 
     async def execute_async(
         self, action: ActionRef, params: Any = None, *, timeout: float | None = None
@@ -40,9 +38,9 @@ class RayActorExecutor(BaseExecutor):
         """:meth:`execute` for ``await``: the event loop stays free while the action runs."""
         import ray
 
-        ref, job_id, name = self._submit(action, params)
+        ref, *call = self._submit(action, params)
         try:
-            return await asyncio.to_thread(self._wait, ref, job_id, name, timeout)
+            return await asyncio.to_thread(self._wait, ref, *call, timeout)
         except asyncio.CancelledError:
             ray.cancel(ref)
             raise
@@ -51,19 +49,22 @@ class RayActorExecutor(BaseExecutor):
         """Kill the actor and the progress hub; a later call starts new ones."""
         import ray
 
-        for handle in (self._actor, self._hub):
-            if handle is not None:
-                ray.kill(handle)
-        self._actor = self._hub = None
+        if self._actor is not None:
+            ray.kill(self._actor)
+            self._actor = None
+        super().shutdown()
 
-    def _submit(self, action: ActionRef, params: Any) -> tuple[Any, str, str]:
+    def _submit(self, action: ActionRef, params: Any) -> tuple[Any, str, str, ActionRef]:
         import ray
         from ray.exceptions import RayActorError
 
         target, name, data = self._prepare(action, params)
         job_id = new_job_id(name)
         for _ in range(2):
-            ref = self._ensure_actor().run.remote(target, data, job_id, self.config.secret_names)
+            actor = self._ensure_actor()
+            call = encode_call(action_key(target), data, self._hub_name, job_id, self.config.secret_names)
+            ship = () if isinstance(target, str) or target in self._actor_has else (target,)
+            ref = actor.run.remote(call, *ship)
             # A call to an actor already known dead fails at once, without running: retry it
             # on a new actor. A call accepted by a live actor is never sent twice.
             if not ray.wait([ref], timeout=0)[0]:
@@ -75,14 +76,17 @@ class RayActorExecutor(BaseExecutor):
                 self._actor = None
             except Exception:
                 break
-        return ref, job_id, name
+        return ref, job_id, name, target
 
-    def _wait(self, ref: Any, job_id: str, name: str, timeout: float | None) -> Any:
-        return wait_for_ref(
-            ref, job_id=job_id, label=f"{name} ({job_id})", hub=self._hub, timeout=timeout,
-            show_progress=self.show_progress, secret_values=self.config.secrets,
+    def _wait(self, ref: Any, job_id: str, name: str, target: ActionRef, timeout: float | None) -> Any:
+        result = wait_for_ref(
+            ref, job_id=job_id, label=f"{name} ({job_id})", hub=self._hub,
+            timeout=timeout, show_progress=self.show_progress, secret_values=self.config.secrets,
             cancel_on_timeout=True, on_ray_error=self._on_ray_error,
         )  # fmt: skip
+        if not isinstance(target, str):  # the actor has the class now; it is held, so its id stays unique
+            self._actor_has |= {target}
+        return result
 
     def _on_ray_error(self, exc: BaseException) -> None:
         from ray.exceptions import RayActorError
@@ -91,13 +95,8 @@ class RayActorExecutor(BaseExecutor):
             self._actor = None  # the next call starts a new actor
 
     def _ensure_actor(self) -> Any:
-        if self._actor is not None:
-            return self._actor
-        connect(self.config.ray_address)
-        hub_cls, actor_cls, _ = remote_classes()
-        runtime_env = upload_local_dirs(self.config.build_runtime_env())
-        if self._hub is None:
-            code = {k: runtime_env[k] for k in ("working_dir", "py_modules") if k in runtime_env}
-            self._hub = hub_cls.options(num_cpus=0, runtime_env=code).remote()
-        self._actor = actor_cls.options(runtime_env=runtime_env, **self.config.resources()).remote(self._hub)
+        if self._actor is None:
+            options = self._ray_options()
+            self._actor = remote_classes()[1].options(**options).remote()
+            self._actor_has = frozenset()
         return self._actor

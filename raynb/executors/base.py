@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from ..actions import ActionRef, Progress, load_action
+from .connect import connect, upload_local_dirs
 from .errors import ExecutionError, ExecutionTimeoutError, ValidationError
 from .progress import ProgressView, open_view
 from .runtime_env import ExecutorConfig
-from .worker import ActionFailed
+from .worker import ActionFailed, remote_classes
 
-__all__ = ["BaseExecutor", "new_job_id", "validate_params", "wait_for_ref"]
+__all__ = ["BaseExecutor", "RayExecutorBase", "new_job_id", "validate_params", "wait_for_ref"]
 
 POLL_INTERVAL_S = 0.1
 SHOW_AFTER_S = 0.25
@@ -79,42 +80,46 @@ def wait_for_ref(
     """
     import ray
 
+    from ray.exceptions import GetTimeoutError
+
     started = time.monotonic()
     view: ProgressView | None = None
-    try:
-        while not ray.wait([ref], timeout=POLL_INTERVAL_S)[0]:
-            elapsed = time.monotonic() - started
-            if timeout is not None and elapsed >= timeout:
-                if cancel_on_timeout:
-                    ray.cancel(ref)
-                if view is not None:
-                    view.finish("cancelled" if cancel_on_timeout else "timed out", f"after {timeout:g}s")
-                raise ExecutionTimeoutError(job_id, timeout, "CANCELLED" if cancel_on_timeout else "RUNNING")
-            if show_progress and elapsed >= SHOW_AFTER_S:
-                view = view or open_view(label)
-                if state := _poll(hub, job_id):
-                    view.update(Progress.from_dict(state))
-    except KeyboardInterrupt:
-        ray.cancel(ref)
-        if view is not None:
-            view.finish("cancelled", "interrupted")
-        raise
-    try:
-        result, final = ray.get(ref)
-    except Exception as exc:
-        if on_ray_error is not None:
-            on_ray_error(exc)
-        error = execution_error(exc, job_id, secret_values)
-        if view is not None:
-            cause = getattr(exc, "cause", None)
-            view.update(Progress.from_dict(getattr(cause, "progress", None)) if cause else view.state)
-            cancelled = error.error_type == "TaskCancelledError"
-            view.finish("cancelled" if cancelled else "failed", f"{error.error_type}: {error.message}")
-        raise error from None
+    while True:
+        try:
+            result, final = json.loads(ray.get(ref, timeout=POLL_INTERVAL_S))
+            break
+        except GetTimeoutError:
+            pass
+        except KeyboardInterrupt:
+            ray.cancel(ref)
+            if view is not None:
+                view.finish("cancelled", "interrupted")
+            raise
+        except Exception as exc:
+            if on_ray_error is not None:
+                on_ray_error(exc)
+            error = execution_error(exc, job_id, secret_values)
+            if view is not None:
+                cause = getattr(exc, "cause", None)
+                view.update(Progress.from_dict(getattr(cause, "progress", None)) if cause else view.state)
+                cancelled = error.error_type == "TaskCancelledError"
+                view.finish("cancelled" if cancelled else "failed", f"{error.error_type}: {error.message}")
+            raise error from None
+        elapsed = time.monotonic() - started
+        if timeout is not None and elapsed >= timeout:
+            if cancel_on_timeout:
+                ray.cancel(ref)
+            if view is not None:
+                view.finish("cancelled" if cancel_on_timeout else "timed out", f"after {timeout:g}s")
+            raise ExecutionTimeoutError(job_id, timeout, "CANCELLED" if cancel_on_timeout else "RUNNING")
+        if show_progress and elapsed >= SHOW_AFTER_S:
+            view = view or open_view(label)
+            if state := _poll(hub, job_id):
+                view.update(Progress.from_dict(state))
     if view is not None:
         view.update(Progress.from_dict(final))
         view.finish("done")
-    return json.loads(result)
+    return result
 
 
 def _poll(hub: Any, job_id: str) -> dict[str, Any] | None:
@@ -188,3 +193,36 @@ class BaseExecutor:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config.describe()})"
+
+
+class RayExecutorBase(BaseExecutor):
+    """What the actor and task executors share: a Ray connection, uploaded folders and a
+    named progress hub, set up on first use."""
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        self._hub: Any = None
+        self._hub_name = f"raynb-progress-{secrets.token_hex(6)}"
+        self._runtime_env: dict[str, Any] | None = None
+
+    def _ray_options(self) -> dict[str, Any]:
+        """Connect, upload local folders and start the hub (once); the Ray options of a run."""
+        if self._runtime_env is None:
+            connect(self.config.ray_address)
+            env = upload_local_dirs(self.config.build_runtime_env())
+            # The hub also keeps the uploaded packages referenced while the executor lives.
+            code = {k: env[k] for k in ("working_dir", "py_modules") if k in env}
+            self._hub = remote_classes()[0].options(
+                name=self._hub_name, num_cpus=0, **({"runtime_env": code} if code else {})
+            ).remote()
+            self._runtime_env = env
+        return {**({"runtime_env": self._runtime_env} if self._runtime_env else {}), **self.config.resources()}
+
+    def shutdown(self) -> None:
+        """Kill the progress hub; a later call starts a new one."""
+        import ray
+
+        if self._hub is not None:
+            ray.kill(self._hub)
+        self._hub = self._runtime_env = None
+        self._hub_name = f"raynb-progress-{secrets.token_hex(6)}"

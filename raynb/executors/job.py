@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..actions import ActionRef
-from .base import BaseExecutor, _poll, new_job_id, wait_for_ref
-from .connect import connect, dashboard_url, upload_local_dirs
+from .base import RayExecutorBase, _poll, new_job_id, wait_for_ref
+from .connect import dashboard_url
 from .errors import ExecutionError, ExecutionTimeoutError
-from .worker import remote_classes
+from .worker import action_key, encode_call, task_for
 
 __all__ = ["RayJobExecutor"]
 
@@ -40,7 +40,7 @@ def _task_name(job_id: str) -> str:
     return f"raynb:{job_id}"
 
 
-class RayJobExecutor(BaseExecutor):
+class RayJobExecutor(RayExecutorBase):
     """Runs each action as a Ray task: pick it for many independent runs in parallel.
 
     ``submit`` returns a job id at once; ``get_status``, ``wait``, ``get_result`` and
@@ -48,8 +48,9 @@ class RayJobExecutor(BaseExecutor):
     submitted elsewhere is read from Ray's task list. Options: see :class:`BaseExecutor`.
     """
 
-    _options: dict[str, Any] | None = None  # Ray options of the task, once connected
-    _hub: Any = None
+    def __init__(self, **config: Any) -> None:
+        super().__init__(**config)
+        self._tasks: dict[ActionRef, Any] = {}  # one Ray task function per action
 
     def submit(self, action: ActionRef, params: Any = None, *, job_id: str | None = None) -> str:
         """Start ``action`` with ``params``; return its job id without waiting."""
@@ -57,10 +58,11 @@ class RayJobExecutor(BaseExecutor):
         job_id = job_id or new_job_id(name)
         if job_id in _RUNS:
             raise ValueError(f"job id {job_id!r} is already in use: pick another or leave it out")
-        options = self._ensure_options()
-        ref = remote_classes()[2].options(name=_task_name(job_id), **options).remote(
-            target, data, self._hub, job_id, self.config.secret_names
-        )
+        options = self._ray_options()
+        if target not in self._tasks:
+            self._tasks[target] = task_for(target)
+        call = encode_call(action_key(target), data, self._hub_name, job_id, self.config.secret_names)
+        ref = self._tasks[target].options(name=_task_name(job_id), **options).remote(call)
         _RUNS[job_id] = _Run(ref, self._hub, name, self.config.secrets, id(self))
         while len(_RUNS) > MAX_RUNS:
             _RUNS.popitem(last=False)
@@ -122,14 +124,10 @@ class RayJobExecutor(BaseExecutor):
 
     def shutdown(self) -> None:
         """Cancel this executor's unfinished jobs and kill its progress hub."""
-        import ray
-
         for job_id, run in list(_RUNS.items()):
             if run.owner == id(self):
                 self.cancel(job_id)
-        if self._hub is not None:
-            ray.kill(self._hub)
-        self._options = self._hub = None
+        super().shutdown()
 
     def _wait(self, job_id: str, timeout: float | None) -> Any:
         run = _RUNS[job_id]
@@ -137,16 +135,6 @@ class RayJobExecutor(BaseExecutor):
             run.ref, job_id=job_id, label=f"{run.name} ({job_id})", hub=run.hub, timeout=timeout,
             show_progress=self.show_progress, secret_values=run.secrets,
         )  # fmt: skip
-
-    def _ensure_options(self) -> dict[str, Any]:
-        if self._options is None:
-            connect(self.config.ray_address)
-            runtime_env = upload_local_dirs(self.config.build_runtime_env())
-            # The hub also holds the uploaded packages referenced while the executor lives.
-            code = {k: runtime_env[k] for k in ("working_dir", "py_modules") if k in runtime_env}
-            self._hub = remote_classes()[0].options(num_cpus=0, runtime_env=code).remote()
-            self._options = {"runtime_env": runtime_env, **self.config.resources()}
-        return self._options
 
     def _task_status(self, job_id: str) -> str | None:
         """The status Ray's task list tells for the job, if it knows the task."""

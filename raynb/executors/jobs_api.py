@@ -7,8 +7,6 @@ log (see :mod:`raynb.executors.runner`), read with the shared dashboard client.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import secrets
 import tempfile
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..actions import ActionRef, Progress, load_action
-from ..client import AsyncRayClient, Job, JobStatus, RayClient, RayClientError, StreamLimitError
+from ..client import AsyncRayClient, Job, JobStatus, RayClient, RayClientError
 from .base import POLL_INTERVAL_S, SHOW_AFTER_S, BaseExecutor, new_job_id
 from .errors import ExecutionError, ExecutionTimeoutError
 from .progress import ProgressView, open_view
@@ -27,6 +25,8 @@ from .runner import CALL_FILE, PICKLE_FILE, Markers, split_marker
 __all__ = ["RayJobsApiExecutor"]
 
 TAIL_LINES = 200
+PROGRESS_READ_S = 0.5
+MAX_STATUS_POLL_S = 1.0
 LOG_TAIL_IN_ERRORS = 20
 _STARTING = Progress(message="starting (runtime env setup, then the driver)…")
 _OUTCOME = {JobStatus.SUCCEEDED: "done", JobStatus.FAILED: "failed", JobStatus.STOPPED: "cancelled"}
@@ -115,39 +115,46 @@ class RayJobsApiExecutor(BaseExecutor):
     def wait(self, job_id: str, timeout_seconds: float | None = 300) -> JobStatus:
         """Wait (drawing progress) until the job ends; return its status.
 
-        Raises ExecutionTimeoutError after ``timeout_seconds``; the job keeps running.
+        The status is polled every 0.1 s for 10 s, then half as often every 10 s (down to 1 s);
+        while a bar is shown, the end of the log is read every :data:`PROGRESS_READ_S` for
+        the latest progress event. Raises ExecutionTimeoutError after ``timeout_seconds``;
+        the job keeps running.
         """
+        return self._wait(job_id, timeout_seconds).status
+
+    def _wait(self, job_id: str, timeout_seconds: float | None) -> Job:
         markers = Markers(_key(job_id))
-        future = self.client.submit(self._follow(job_id, markers))
         started = time.monotonic()
         view: ProgressView | None = None
+        next_read = 0.0
         try:
-            while not _done(future):
+            while not (job := self.client.get_job(job_id)).status.is_terminal():
                 elapsed = time.monotonic() - started
                 if timeout_seconds is not None and elapsed >= timeout_seconds:
-                    future.cancel()
                     if view is not None:
                         view.finish("timed out", f"after {timeout_seconds:g}s")
-                    raise ExecutionTimeoutError(job_id, timeout_seconds, str(self.get_status(job_id)))
+                    raise ExecutionTimeoutError(job_id, timeout_seconds, str(job.status))
                 if self.show_progress and elapsed >= SHOW_AFTER_S:
                     name = _SUBMITTED.get(job_id, (b"", "job"))[1]
                     view = view or open_view(f"{name} ({job_id})")
+                    if elapsed >= next_read and job.driver_node_id:
+                        markers.feed(self._log_tail(job, TAIL_LINES))
+                        next_read = elapsed + PROGRESS_READ_S
                     view.update(Progress.from_dict(markers.event) if markers.event else _STARTING)
+                time.sleep(min(MAX_STATUS_POLL_S, POLL_INTERVAL_S * 2 ** (elapsed // 10)))
         except KeyboardInterrupt:
-            future.cancel()
             if view is not None:
                 view.finish("cancelled", "stopped waiting; the job keeps running")
             raise
-        future.result()
-        job = self.client.get_job(job_id)
         if view is not None:
+            lines = markers.feed(self._log_tail(job, TAIL_LINES))
             view.update(Progress.from_dict(markers.event) if markers.event else view.state)
             detail = ""
             if job.status != JobStatus.SUCCEEDED:
-                error = self._error(job, markers)
+                error = self._error(job, markers, lines)
                 detail = f"{error.error_type}: {error.message}"
             view.finish(_OUTCOME.get(job.status, "failed"), detail)
-        return job.status
+        return job
 
     def get_result(self, job_id: str, timeout: float | None = None) -> Any:
         """The job's result, waiting for it (drawing progress) up to ``timeout`` seconds.
@@ -158,8 +165,7 @@ class RayJobsApiExecutor(BaseExecutor):
         key = _key(job_id)
         if key is None:
             raise KeyError(f"job {job_id!r} was not submitted from this process: its result key is not here")
-        self.wait(job_id, timeout)
-        job = self.client.get_job(job_id)
+        job = self._wait(job_id, timeout)
         markers = Markers(key)
         lines = markers.feed(self._log_tail(job, TAIL_LINES))
         needed = max(markers.expected("result"), markers.expected("error"))
@@ -185,15 +191,6 @@ class RayJobsApiExecutor(BaseExecutor):
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    async def _follow(self, job_id: str, markers: Markers) -> None:
-        """Read the log as it grows to catch progress events; poll the status past a stream limit."""
-        try:
-            async for line in self.client.aio.tail_job_logs(job_id):
-                markers.feed([line])
-        except StreamLimitError:
-            while not (await self.client.aio.get_job_status(job_id)).is_terminal():
-                await asyncio.sleep(POLL_INTERVAL_S * 5)
 
     def _log_tail(self, job: Job, lines: int) -> list[str]:
         """The last ``lines`` lines of the driver log, read from the end on the driver's node."""
@@ -238,10 +235,3 @@ def _importable(target: ActionRef) -> str | None:
     if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
         return None
     return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _done(future: concurrent.futures.Future[Any]) -> bool:
-    concurrent.futures.wait([future], timeout=POLL_INTERVAL_S)
-    return future.done()
-
-

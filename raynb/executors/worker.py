@@ -1,9 +1,10 @@
 """What runs on Ray's workers: one action run, the persistent actor, the task, the progress hub.
 
 Progress channel of the actor and task executors: the action's :class:`Reporter` sends
-snapshots (at most ~20 a second, only when the action reports) to the executor's
+snapshots (at most ~20 a second, only when the action reports) to the executor's named
 :class:`ProgressHub` actor with fire-and-forget calls; the notebook polls the hub while it
-waits. The final snapshot travels back with the result, so the last state is exact.
+waits. The final snapshot travels back with the result, so the last state is exact. A run
+that reports nothing costs no extra call.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from ..actions import ActionRef, Reporter, load_action
+from ..actions import ActionRef, Reporter, action_name, load_action
 from .errors import mask
 
-__all__ = ["ActionFailed", "ProgressHub", "describe_error", "encode_result", "remote_classes", "run_action"]
+__all__ = [
+    "ActionActor", "ActionFailed", "ProgressHub", "action_key", "describe_error", "encode_call", "encode_result",
+    "remote_classes", "run_action", "run_call", "task_for",
+]  # fmt: skip
 
 MAX_HUB_RUNS = 10_000
 TRACEBACK_FRAMES = 8
@@ -61,6 +65,9 @@ def describe_error(exc: BaseException, secret_names: Sequence[str]) -> dict[str,
     }
 
 
+_hubs: dict[str, Any] = {}
+
+
 def run_action(
     action: ActionRef, params: dict[str, Any], reporter: Reporter, secret_names: Sequence[str]
 ) -> tuple[str, dict[str, Any]]:
@@ -74,8 +81,17 @@ def run_action(
     return result, reporter.close()
 
 
-def _hub_reporter(hub: Any, run_id: str) -> Reporter:
-    return Reporter(send=lambda state: hub.update.remote(run_id, state))
+def _hub_reporter(hub_name: str, run_id: str) -> Reporter:
+    """A reporter sending to the named hub, looked up when the action first reports."""
+
+    def send(state: dict[str, Any]) -> None:
+        if hub_name not in _hubs:
+            import ray
+
+            _hubs[hub_name] = ray.get_actor(hub_name)
+        _hubs[hub_name].update.remote(run_id, state)
+
+    return Reporter(send=send)
 
 
 class ProgressHub:
@@ -94,28 +110,58 @@ class ProgressHub:
         return self.states.get(run_id)
 
 
+def action_key(action: ActionRef) -> str:
+    """An entrypoint string as it is; for a class, a key unique while the class lives."""
+    if isinstance(action, str):
+        return action
+    return f"{action.__module__}.{action.__qualname__}@{id(action):x}"
+
+
+def encode_call(action: str, params: dict[str, Any], hub: str, run_id: str, secret_names: Sequence[str]) -> str:
+    """One run's arguments as one JSON string: Ray passes a single string fastest."""
+    return json.dumps({"action": action, "params": params, "hub": hub, "run_id": run_id,
+                       "secrets": list(secret_names)})
+
+
+def run_call(action: ActionRef, call: str) -> str:
+    """Run an encoded call; return ``[result, final progress]`` as JSON text, or ActionFailed."""
+    c = json.loads(call)
+    result, progress = run_action(action, c["params"], _hub_reporter(c["hub"], c["run_id"]), c["secrets"])
+    return f"[{result},{json.dumps(progress)}]"
+
+
 class ActionActor:
-    """The persistent actor of :class:`~raynb.executors.RayActorExecutor`: runs one action at a time."""
+    """The persistent actor of :class:`~raynb.executors.RayActorExecutor`: runs one action at a time.
 
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
+    A call's ``action`` is an entrypoint string, or the key of a class sent (as ``cls``) with
+    this call or an earlier one: each class crosses the wire once per actor.
+    """
 
-    def run(
-        self, action: ActionRef, params: dict[str, Any], run_id: str, secret_names: Sequence[str]
-    ) -> tuple[str, dict[str, Any]]:
-        return run_action(action, params, _hub_reporter(self.hub, run_id), secret_names)
+    def __init__(self) -> None:
+        self.classes: dict[str, type] = {}
+
+    def run(self, call: str, cls: type | None = None) -> str:
+        action = json.loads(call)["action"]
+        if cls is not None:
+            self.classes[action] = cls
+        return run_call(self.classes.get(action, action), call)
 
 
-def run_task(
-    action: ActionRef, params: dict[str, Any], hub: Any, run_id: str, secret_names: Sequence[str]
-) -> tuple[str, dict[str, Any]]:
-    """The Ray task of :class:`~raynb.executors.RayJobExecutor`: one action run."""
-    return run_action(action, params, _hub_reporter(hub, run_id), secret_names)
+def task_for(action: ActionRef) -> Any:
+    """A Ray task running ``action``: Ray ships the function (and the class in it) to each
+    worker once, so a submission carries only the encoded call."""
+    import ray
+
+    def run(call: str) -> str:
+        return run_call(action, call)
+
+    run.__name__ = run.__qualname__ = f"raynb_run_{action_name(action)}"
+    return ray.remote(run)
 
 
 @cache
-def remote_classes() -> tuple[Any, Any, Any]:
-    """``(hub actor class, action actor class, task function)`` wrapped by ``ray.remote``."""
+def remote_classes() -> tuple[Any, Any]:
+    """``(hub actor class, action actor class)`` wrapped by ``ray.remote``."""
     import ray
 
-    return ray.remote(ProgressHub), ray.remote(ActionActor), ray.remote(run_task)
+    return ray.remote(ProgressHub), ray.remote(ActionActor)
