@@ -151,15 +151,7 @@ class Action(Generic[P]):
     @classmethod
     def params_model(cls) -> type[BaseModel]:
         """The pydantic model of this action's params (an empty model if none is declared)."""
-        from pydantic import BaseModel
-
-        for klass in cls.__mro__:
-            for base in getattr(klass, "__orig_bases__", ()):
-                origin, args = get_origin(base), get_args(base)
-                if isinstance(origin, type) and issubclass(origin, Action) and args:
-                    if isinstance(args[0], type) and issubclass(args[0], BaseModel):
-                        return args[0]
-        return _no_params()
+        return _params_model(cls)
 
 
 ActionRef = type[Action] | str
@@ -193,6 +185,20 @@ def action_name(ref: ActionRef) -> str:
     if isinstance(ref, type):
         return ref.__name__
     return str(ref).replace(":", ".").rsplit(".", 1)[-1]
+
+
+@cache
+def _params_model(cls: type[Action]) -> type[BaseModel]:
+    from pydantic import BaseModel
+
+    for klass in cls.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            origin, args = get_origin(base), get_args(base)
+            arg = args[0] if args else None
+            is_action = isinstance(origin, type) and issubclass(origin, Action)
+            if is_action and isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
+    return _no_params()
 
 
 @cache

@@ -119,7 +119,8 @@ def test_reporter_sends_at_most_every_interval_and_always_the_last_state() -> No
 def test_requirements_and_runtime_env(tmp_path: Path) -> None:
     req = tmp_path / "requirements.txt"
     req.write_text("# comment\ntabulate==0.10.0  # pinned\n\n--index-url https://example.org/simple\n-q\n")
-    assert read_requirements(req) == (["tabulate==0.10.0"], ["--index-url", "https://example.org/simple", "-q"])
+    options = ["--index-url", "https://example.org/simple", "-q"]
+    assert read_requirements(req) == (["tabulate==0.10.0"], options)
     wheels = tmp_path / "wd" / "wheels"
     wheels.mkdir(parents=True)
     (wheels / "pkg-1.0-py3-none-any.whl").write_bytes(b"")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from raynb.actions import Progress
-from raynb.client import JobStatus, RayClient
+from raynb.client import JobStatus
 from raynb.executors import (
     ExecutionError,
     ExecutionTimeoutError,
@@ -184,6 +184,16 @@ def test_actor_recreated_after_death(actor_ex: RayActorExecutor) -> None:
 
     pid = actor_ex.execute("raynb_test_actions:Square", {"x": 1})["pid"]
     ray.kill(actor_ex._actor)  # dead between calls: the next call runs on a new actor
+    for _ in range(300):  # ray.kill returns before the actor is gone
+        try:
+            ray.get(actor_ex._actor.__ray_ready__.remote(), timeout=10)
+        except ray.exceptions.RayActorError:
+            break
+        time.sleep(0.1)
+    with pytest.raises(ray.exceptions.RayActorError):  # returns once Ray knows it is dead
+        while True:
+            ray.get(actor_ex._actor.__ray_ready__.remote())
+            time.sleep(0.05)
     again = actor_ex.execute("raynb_test_actions:Square", {"x": 2})
     assert again["y"] == 4 and again["pid"] != pid
     with pytest.raises(ExecutionError) as info:  # dies during the call: that call fails
@@ -317,7 +327,9 @@ def test_jobs_api_class_shipped_by_value(api_ex: RayJobsApiExecutor) -> None:
     assert api_ex.get_result(api_ex.submit(make_shout(), {"word": "hi"}), timeout=300) == "HI"
 
 
-def test_jobs_api_requirements_install_shows_in_stream_logs(dashboard_url: str, workdir: str, tmp_path: Path) -> None:
+def test_jobs_api_requirements_install_shows_in_stream_logs(
+    dashboard_url: str, workdir: str, tmp_path: Path
+) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("# a small pure-Python package\ntabulate==0.10.0\n")
     with RayJobsApiExecutor(dashboard_url, working_dir=workdir, requirements_file=str(requirements)) as ex:

@@ -215,7 +215,7 @@ def test_cluster_card() -> None:
     assert "2.40.0" in r.text and "2 alive, 1 dead" in r.text
     assert "width:50.0%" in r.html and "2 / 4 (50%)" in r.text
     assert "1.5 GiB / 8.0 GiB (19%)" in r.text and "0 B / 2.0 GiB (0%)" in r.text
-    assert "[##########..........]" in r.text and "3 × {CPU: 1}" in r.text
+    assert "[##########..........]" in r.text and "{CPU: 1} × 3" in r.text
     labels = [line.split()[0] for line in r.text.splitlines()[1:]]
     assert labels[labels.index("CPU"):labels.index("CPU") + 3] == ["CPU", "memory", "object"]
     idle = cluster_card(cluster(resourceDemand=[]))

@@ -32,7 +32,16 @@ _WHERE = {
     "RayJobsApiExecutor": "jobs_api",
     "ValidationError": "errors",
 }
-__all__ = sorted(_WHERE)
+__all__ = [
+    "ExecutionError",
+    "ExecutionTimeoutError",
+    "ExecutorConfig",
+    "ExecutorError",
+    "RayActorExecutor",
+    "RayJobExecutor",
+    "RayJobsApiExecutor",
+    "ValidationError",
+]
 
 
 def __getattr__(name: str) -> Any:

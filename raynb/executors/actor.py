@@ -16,9 +16,11 @@ class RayActorExecutor(RayExecutorBase):
     """Runs actions one at a time on a persistent actor: pick it for many quick calls.
 
     The actor (and its runtime env) is created on the first call and reused, so later
-    calls cost one actor round trip. If the actor has died (killed, crashed, its node
-    lost), the next call starts a new one; a call that was running when it died raises
-    :class:`ExecutionError` (``ActorDiedError``). Options: see :class:`BaseExecutor`.
+    calls cost one actor round trip. If the actor died (killed, crashed, its node lost)
+    and Ray knows it, the next call starts a new actor and runs there; a call that was
+    running (or in flight) when it died raises :class:`ExecutionError` (``ActorDiedError``)
+    and the call after it gets a new actor. No call runs twice. Each action class is sent
+    to the actor once. Options: see :class:`BaseExecutor`.
     """
 
     _actor: Any = None
@@ -55,6 +57,7 @@ class RayActorExecutor(RayExecutorBase):
         super().shutdown()
 
     def _submit(self, action: ActionRef, params: Any) -> tuple[Any, str, str, ActionRef]:
+        """Send the call; ``(ref, job id, action name, target)``."""
         import ray
         from ray.exceptions import RayActorError
 
@@ -62,7 +65,8 @@ class RayActorExecutor(RayExecutorBase):
         job_id = new_job_id(name)
         for _ in range(2):
             actor = self._ensure_actor()
-            call = encode_call(action_key(target), data, self._hub_name, job_id, self.config.secret_names)
+            secret_names = self.config.secret_names
+            call = encode_call(action_key(target), data, self._hub_name, job_id, secret_names)
             ship = () if isinstance(target, str) or target in self._actor_has else (target,)
             ref = actor.run.remote(call, *ship)
             # A call to an actor already known dead fails at once, without running: retry it
@@ -84,7 +88,7 @@ class RayActorExecutor(RayExecutorBase):
             timeout=timeout, show_progress=self.show_progress, secret_values=self.config.secrets,
             cancel_on_timeout=True, on_ray_error=self._on_ray_error,
         )  # fmt: skip
-        if not isinstance(target, str):  # the actor has the class now; it is held, so its id stays unique
+        if not isinstance(target, str):  # the actor has it now; holding it keeps its id unique
             self._actor_has |= {target}
         return result
 

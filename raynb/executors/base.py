@@ -23,7 +23,10 @@ from .progress import ProgressView, open_view
 from .runtime_env import ExecutorConfig
 from .worker import ActionFailed, remote_classes
 
-__all__ = ["BaseExecutor", "RayExecutorBase", "new_job_id", "validate_params", "wait_for_ref"]
+__all__ = [
+    "BaseExecutor", "RayExecutorBase", "execution_error", "new_job_id", "poll_hub", "validate_params",
+    "wait_for_ref",
+]  # fmt: skip
 
 POLL_INTERVAL_S = 0.1
 SHOW_AFTER_S = 0.25
@@ -56,7 +59,9 @@ def execution_error(exc: BaseException, job_id: str, secret_values: Sequence[str
     cause = exc.cause if isinstance(exc, RayTaskError) else exc
     if isinstance(cause, ActionFailed):
         e = cause.error
-        return ExecutionError(job_id, e["type"], e["message"], traceback=e["traceback"], secrets=secret_values)
+        return ExecutionError(
+            job_id, e["type"], e["message"], traceback=e["traceback"], secrets=secret_values
+        )
     if isinstance(exc, TaskCancelledError):
         return ExecutionError(job_id, "TaskCancelledError", "the job was cancelled")
     return ExecutionError(job_id, type(exc).__name__, str(exc), secrets=secret_values)
@@ -79,7 +84,6 @@ def wait_for_ref(
     ``on_ray_error`` sees the exception ``ray.get`` raised before it becomes an ExecutionError.
     """
     import ray
-
     from ray.exceptions import GetTimeoutError
 
     started = time.monotonic()
@@ -103,7 +107,7 @@ def wait_for_ref(
                 cause = getattr(exc, "cause", None)
                 view.update(Progress.from_dict(getattr(cause, "progress", None)) if cause else view.state)
                 cancelled = error.error_type == "TaskCancelledError"
-                view.finish("cancelled" if cancelled else "failed", f"{error.error_type}: {error.message}")
+                view.finish("cancelled" if cancelled else "failed", error.summary)
             raise error from None
         elapsed = time.monotonic() - started
         if timeout is not None and elapsed >= timeout:
@@ -111,10 +115,10 @@ def wait_for_ref(
                 ray.cancel(ref)
             if view is not None:
                 view.finish("cancelled" if cancel_on_timeout else "timed out", f"after {timeout:g}s")
-            raise ExecutionTimeoutError(job_id, timeout, "CANCELLED" if cancel_on_timeout else "RUNNING")
+            raise ExecutionTimeoutError(job_id, timeout, "RUNNING", cancelled=cancel_on_timeout)
         if show_progress and elapsed >= SHOW_AFTER_S:
             view = view or open_view(label)
-            if state := _poll(hub, job_id):
+            if state := poll_hub(hub, job_id):
                 view.update(Progress.from_dict(state))
     if view is not None:
         view.update(Progress.from_dict(final))
@@ -122,7 +126,7 @@ def wait_for_ref(
     return result
 
 
-def _poll(hub: Any, job_id: str) -> dict[str, Any] | None:
+def poll_hub(hub: Any, job_id: str) -> dict[str, Any] | None:
     """The hub's latest snapshot of a run; None if there is none or the hub is gone."""
     import ray
     from ray.exceptions import RayError
@@ -216,7 +220,8 @@ class RayExecutorBase(BaseExecutor):
                 name=self._hub_name, num_cpus=0, **({"runtime_env": code} if code else {})
             ).remote()
             self._runtime_env = env
-        return {**({"runtime_env": self._runtime_env} if self._runtime_env else {}), **self.config.resources()}
+        runtime_env = {"runtime_env": self._runtime_env} if self._runtime_env else {}
+        return {**runtime_env, **self.config.resources()}
 
     def shutdown(self) -> None:
         """Kill the progress hub; a later call starts a new one."""

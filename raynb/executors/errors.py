@@ -2,8 +2,8 @@
 
     ExecutorError
     ├── ValidationError (ValueError)         params rejected in the notebook; nothing reached Ray
-    ├── ExecutionError                       the action failed remotely, or its actor/job died or was stopped
-    └── ExecutionTimeoutError (TimeoutError) waiting ran out; the job keeps running
+    ├── ExecutionError                       the action failed, or its actor/job died or was stopped
+    └── ExecutionTimeoutError (TimeoutError) waiting ran out (the actor executor cancels the call)
 
 Env var values given to an executor are secrets: :func:`mask` replaces them in every
 message, traceback and log line before an error is built.
@@ -69,21 +69,25 @@ class ExecutionError(ExecutorError):
         self.message = mask(str(message), secrets)
         self.traceback = mask(traceback, secrets)
         self.log_tail = [mask(line, secrets) for line in log_tail]
-        super().__init__(_one_line(f"{job_id} failed: {error_type}: {self.message}"))
+        super().__init__(f"{job_id} failed: {self.summary}")
         if self.traceback:
             self.add_note(f"remote traceback (most recent call last):\n{self.traceback}")
         if self.log_tail:
             self.add_note("last log lines:\n" + "\n".join(self.log_tail))
 
+    @property
+    def summary(self) -> str:
+        """``<type>: <message>`` on one short line."""
+        return _one_line(f"{self.error_type}: {self.message}")
+
 
 class ExecutionTimeoutError(ExecutorError, TimeoutError):
-    """Waiting for a job ran out of time; the job itself keeps running."""
+    """Waiting for a job ran out of time; the job keeps running unless ``cancelled``."""
 
-    def __init__(self, job_id: str, timeout: float, status: str) -> None:
+    def __init__(self, job_id: str, timeout: float, status: str, *, cancelled: bool = False) -> None:
         self.job_id = job_id
         self.timeout = timeout
         self.status = status
-        super().__init__(
-            f"{job_id} did not finish within {timeout:g}s (status {status}); it keeps running: "
-            "wait again, or cancel/stop it"
-        )
+        self.cancelled = cancelled
+        outcome = "it was cancelled" if cancelled else "it keeps running: wait again, or cancel/stop it"
+        super().__init__(f"{job_id} did not finish within {timeout:g}s (status {status}); {outcome}")

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from ..actions import ActionRef
-from .base import RayExecutorBase, _poll, new_job_id, wait_for_ref
+from .base import RayExecutorBase, new_job_id, poll_hub, wait_for_ref
 from .connect import dashboard_url
 from .errors import ExecutionError, ExecutionTimeoutError
 from .worker import action_key, encode_call, task_for
 
 __all__ = ["RayJobExecutor"]
 
-STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "UNKNOWN")
 MAX_RUNS = 10_000
 STATUS_POLL_S = 0.5
 _TASK_STATES = {"FINISHED": "SUCCEEDED", "FAILED": "FAILED", "RUNNING": "RUNNING",
@@ -28,7 +28,6 @@ class _Run:
     hub: Any
     name: str
     secrets: list[str]
-    owner: int  # id() of the executor that submitted it
 
 
 # Runs submitted from this process, shared by every RayJobExecutor: a new executor instance
@@ -51,6 +50,7 @@ class RayJobExecutor(RayExecutorBase):
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         self._tasks: dict[ActionRef, Any] = {}  # one Ray task function per action
+        self._job_ids: list[str] = []  # submitted by this instance
 
     def submit(self, action: ActionRef, params: Any = None, *, job_id: str | None = None) -> str:
         """Start ``action`` with ``params``; return its job id without waiting."""
@@ -61,9 +61,11 @@ class RayJobExecutor(RayExecutorBase):
         options = self._ray_options()
         if target not in self._tasks:
             self._tasks[target] = task_for(target)
-        call = encode_call(action_key(target), data, self._hub_name, job_id, self.config.secret_names)
+        secret_names = self.config.secret_names
+        call = encode_call(action_key(target), data, self._hub_name, job_id, secret_names)
         ref = self._tasks[target].options(name=_task_name(job_id), **options).remote(call)
-        _RUNS[job_id] = _Run(ref, self._hub, name, self.config.secrets, id(self))
+        _RUNS[job_id] = _Run(ref, self._hub, name, self.config.secrets)
+        self._job_ids.append(job_id)
         while len(_RUNS) > MAX_RUNS:
             _RUNS.popitem(last=False)
         return job_id
@@ -80,7 +82,7 @@ class RayJobExecutor(RayExecutorBase):
                     return "SUCCEEDED"
                 except Exception:
                     return "FAILED"
-            if _poll(run.hub, job_id) is not None:
+            if poll_hub(run.hub, job_id) is not None:
                 return "RUNNING"  # it has reported progress
         return self._task_status(job_id) or ("PENDING" if run is not None else "UNKNOWN")
 
@@ -90,10 +92,8 @@ class RayJobExecutor(RayExecutorBase):
         Raises ExecutionTimeoutError after ``timeout_seconds``; the job keeps running.
         """
         if job_id in _RUNS:
-            try:
+            with contextlib.suppress(ExecutionError):  # the status tells
                 self._wait(job_id, timeout_seconds)
-            except ExecutionError:
-                pass
             return self.get_status(job_id)
         deadline = time.monotonic() + timeout_seconds
         while (status := self.get_status(job_id)) in ("PENDING", "RUNNING"):
@@ -109,7 +109,7 @@ class RayJobExecutor(RayExecutorBase):
         Results are kept by the process that submitted the job.
         """
         if job_id not in _RUNS:
-            raise KeyError(f"job {job_id!r} was not submitted from this process: its result is not here")
+            raise KeyError(f"job {job_id!r} was not submitted from this process: its result is elsewhere")
         return self._wait(job_id, timeout)
 
     def cancel(self, job_id: str) -> bool:
@@ -124,9 +124,10 @@ class RayJobExecutor(RayExecutorBase):
 
     def shutdown(self) -> None:
         """Cancel this executor's unfinished jobs and kill its progress hub."""
-        for job_id, run in list(_RUNS.items()):
-            if run.owner == id(self):
-                self.cancel(job_id)
+        for job_id in self._job_ids:
+            self.cancel(job_id)
+        self._job_ids.clear()
+        self._tasks.clear()
         super().shutdown()
 
     def _wait(self, job_id: str, timeout: float | None) -> Any:

@@ -149,10 +149,7 @@ class RayJobsApiExecutor(BaseExecutor):
         if view is not None:
             lines = markers.feed(self._log_tail(job, TAIL_LINES))
             view.update(Progress.from_dict(markers.event) if markers.event else view.state)
-            detail = ""
-            if job.status != JobStatus.SUCCEEDED:
-                error = self._error(job, markers, lines)
-                detail = f"{error.error_type}: {error.message}"
+            detail = "" if job.status == JobStatus.SUCCEEDED else self._error(job, markers, lines).summary
             view.finish(_OUTCOME.get(job.status, "failed"), detail)
         return job
 
@@ -164,7 +161,7 @@ class RayJobsApiExecutor(BaseExecutor):
         """
         key = _key(job_id)
         if key is None:
-            raise KeyError(f"job {job_id!r} was not submitted from this process: its result key is not here")
+            raise KeyError(f"job {job_id!r} was not submitted from this process: its result key is elsewhere")
         job = self._wait(job_id, timeout)
         markers = Markers(key)
         lines = markers.feed(self._log_tail(job, TAIL_LINES))
@@ -195,12 +192,14 @@ class RayJobsApiExecutor(BaseExecutor):
     def _log_tail(self, job: Job, lines: int) -> list[str]:
         """The last ``lines`` lines of the driver log, read from the end on the driver's node."""
         if job.driver_node_id:
-            params = {"node_id": job.driver_node_id, "filename": f"job-driver-{job.submission_id}.log",
-                      "lines": str(lines), "format": "text"}
+            filename = f"job-driver-{job.submission_id}.log"
+            node = job.driver_node_id
+            params = {"node_id": node, "filename": filename, "lines": str(lines), "format": "text"}
 
             async def read() -> bytes:
                 # The client has no public call for one log file's tail yet (see the report).
-                async with self.client.aio._stream("/api/v0/logs/file", params, self.client.aio.timeout) as body:
+                aio = self.client.aio
+                async with aio._stream("/api/v0/logs/file", params, aio.timeout) as body:
                     return b"".join([chunk async for chunk in body])
 
             try:
@@ -209,10 +208,8 @@ class RayJobsApiExecutor(BaseExecutor):
                 pass  # the state API may refuse (too many requests): read the whole log instead
         return self.client.get_job_logs(job.id).splitlines()[-lines:]
 
-    def _error(self, job: Job, markers: Markers, lines: list[str] | None = None) -> ExecutionError:
-        """The ExecutionError for a job that did not return a result."""
-        if lines is None:
-            lines = markers.feed(self._log_tail(job, TAIL_LINES))
+    def _error(self, job: Job, markers: Markers, lines: list[str]) -> ExecutionError:
+        """The ExecutionError for a job that did not return a result (``lines``: its log's end)."""
         tail = lines[-LOG_TAIL_IN_ERRORS:]
         secret_values = self.config.secrets
         if (payload := markers.payload("error")) is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from ..actions import Progress
@@ -60,7 +61,7 @@ class ProgressView:
     def finish(self, outcome: str, detail: str = "") -> None:
         """Draw the final state: 'done', 'failed', 'cancelled' or 'timed out' (still running)."""
         if outcome == "done" and self.state.total:
-            self.state.current = max(self.state.current, self.state.total)
+            self.state = replace(self.state, current=max(self.state.current, self.state.total))
         self._draw(outcome, detail)
 
     def _draw(self, outcome: str | None, detail: str) -> None:
@@ -79,7 +80,8 @@ class TextView(ProgressView):
 
     def _draw(self, outcome: str | None, detail: str) -> None:
         fraction = _fraction(self.state)
-        bar = "" if fraction is None else "[" + "#" * round(fraction * 20) + "." * (20 - round(fraction * 20)) + "] "
+        filled = round((fraction or 0) * 20)
+        bar = "" if fraction is None else f"[{'#' * filled}{'.' * (20 - filled)}] "
         icon = _OUTCOMES[outcome][0] + " " if outcome else ""
         tail = f"  {outcome}" + (f": {detail}" if detail else "") if outcome else ""
         line = f"{icon}{self.label} {bar}{_summary(self.state)}{tail}"
@@ -116,9 +118,8 @@ class WidgetView(ProgressView):
             text = f"{_OUTCOMES[outcome][0]} {outcome}" + (f": {detail}" if detail else "") + (
                 f" ({text})" if text else "")
         self.text.value = f"&nbsp;{html.escape(text)}"
-        lines = self.state.logs
-        self.logs.value = (f'<pre style="margin:0;font-size:11px;opacity:.75">{html.escape(chr(10).join(lines))}</pre>'
-                           if lines else "")
+        logs = html.escape("\n".join(self.state.logs))
+        self.logs.value = f'<pre style="margin:0;font-size:11px;opacity:.75">{logs}</pre>' if logs else ""
 
 
 def in_kernel() -> bool:

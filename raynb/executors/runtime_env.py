@@ -17,6 +17,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -65,9 +66,9 @@ class ExecutorConfig:
             raise ValueError(f"package_manager must be 'pip' or 'uv', not {self.package_manager!r}")
         if isinstance(self.package_manager_options, str):
             raise ValueError("package_manager_options is a list of options, e.g. ['--index-url', URL]")
-        if self.working_dir is not None and "://" not in self.working_dir:
-            if not Path(self.working_dir).is_dir():
-                raise ValueError(f"working_dir {self.working_dir!r} is not a folder")
+        local_dir = self.working_dir is not None and "://" not in self.working_dir
+        if local_dir and not Path(self.working_dir).is_dir():
+            raise ValueError(f"working_dir {self.working_dir!r} is not a folder")
         if self.requirements_file is not None and not Path(self.requirements_file).is_file():
             raise ValueError(f"requirements_file {self.requirements_file!r} does not exist")
         if self.wheels_dir is not None:
@@ -76,13 +77,13 @@ class ExecutorConfig:
             if not isinstance(key, str) or not isinstance(value, str):
                 raise ValueError(f"env maps names to strings; {key!r} has a {type(value).__name__}")
 
-    @property
+    @cached_property
     def secrets(self) -> list[str]:
         """Values of every env var given (``env`` and ``runtime_env['env_vars']``)."""
         env_vars = dict((self.runtime_env or {}).get("env_vars") or {})
         return [str(v) for v in {**env_vars, **(self.env or {})}.values()]
 
-    @property
+    @cached_property
     def secret_names(self) -> list[str]:
         return sorted({*((self.runtime_env or {}).get("env_vars") or {}), *(self.env or {})})
 

@@ -21,8 +21,8 @@ from ..actions import ActionRef, Reporter, action_name, load_action
 from .errors import mask
 
 __all__ = [
-    "ActionActor", "ActionFailed", "ProgressHub", "action_key", "describe_error", "encode_call", "encode_result",
-    "remote_classes", "run_action", "run_call", "task_for",
+    "ActionActor", "ActionFailed", "ProgressHub", "action_key", "describe_error", "encode_call",
+    "encode_result", "remote_classes", "run_action", "task_for",
 ]  # fmt: skip
 
 MAX_HUB_RUNS = 10_000
@@ -49,7 +49,8 @@ def encode_result(value: Any) -> str:
         return json.dumps(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(
-            f"the result is not JSON-able ({exc}): return dicts, lists, numbers, strings or a pydantic model"
+            f"the result is not JSON-able ({exc}): return dicts, lists, numbers, strings "
+            "or a pydantic model"
         ) from None
 
 
@@ -65,9 +66,6 @@ def describe_error(exc: BaseException, secret_names: Sequence[str]) -> dict[str,
     }
 
 
-_hubs: dict[str, Any] = {}
-
-
 def run_action(
     action: ActionRef, params: dict[str, Any], reporter: Reporter, secret_names: Sequence[str]
 ) -> tuple[str, dict[str, Any]]:
@@ -81,17 +79,39 @@ def run_action(
     return result, reporter.close()
 
 
-def _hub_reporter(hub_name: str, run_id: str) -> Reporter:
-    """A reporter sending to the named hub, looked up when the action first reports."""
+# -- Ray wiring of the actor and task executors ---------------------------------------------
 
-    def send(state: dict[str, Any]) -> None:
+_hubs: dict[str, Any] = {}  # hub handles this worker process has looked up, by name
+
+
+def action_key(action: ActionRef) -> str:
+    """An entrypoint string as it is; for a class, a key unique while the class lives."""
+    if isinstance(action, str):
+        return action
+    return f"{action.__module__}.{action.__qualname__}@{id(action):x}"
+
+
+def encode_call(
+    action: str, params: dict[str, Any], hub: str, run_id: str, secret_names: Sequence[str]
+) -> str:
+    """One run's arguments as one JSON string: Ray passes a single string fastest."""
+    call = {"action": action, "params": params, "hub": hub, "run_id": run_id, "secrets": list(secret_names)}
+    return json.dumps(call)
+
+
+def _run(action: ActionRef, call: dict[str, Any]) -> str:
+    """Run a decoded call; ``[result, final progress]`` as JSON text, or ActionFailed."""
+    hub_name, run_id = call["hub"], call["run_id"]
+
+    def send(state: dict[str, Any]) -> None:  # looks the hub up when the action first reports
         if hub_name not in _hubs:
             import ray
 
             _hubs[hub_name] = ray.get_actor(hub_name)
         _hubs[hub_name].update.remote(run_id, state)
 
-    return Reporter(send=send)
+    result, progress = run_action(action, call["params"], Reporter(send=send), call["secrets"])
+    return f"[{result},{json.dumps(progress)}]"
 
 
 class ProgressHub:
@@ -110,28 +130,8 @@ class ProgressHub:
         return self.states.get(run_id)
 
 
-def action_key(action: ActionRef) -> str:
-    """An entrypoint string as it is; for a class, a key unique while the class lives."""
-    if isinstance(action, str):
-        return action
-    return f"{action.__module__}.{action.__qualname__}@{id(action):x}"
-
-
-def encode_call(action: str, params: dict[str, Any], hub: str, run_id: str, secret_names: Sequence[str]) -> str:
-    """One run's arguments as one JSON string: Ray passes a single string fastest."""
-    return json.dumps({"action": action, "params": params, "hub": hub, "run_id": run_id,
-                       "secrets": list(secret_names)})
-
-
-def run_call(action: ActionRef, call: str) -> str:
-    """Run an encoded call; return ``[result, final progress]`` as JSON text, or ActionFailed."""
-    c = json.loads(call)
-    result, progress = run_action(action, c["params"], _hub_reporter(c["hub"], c["run_id"]), c["secrets"])
-    return f"[{result},{json.dumps(progress)}]"
-
-
 class ActionActor:
-    """The persistent actor of :class:`~raynb.executors.RayActorExecutor`: runs one action at a time.
+    """The persistent actor of :class:`~raynb.executors.RayActorExecutor`: one action at a time.
 
     A call's ``action`` is an entrypoint string, or the key of a class sent (as ``cls``) with
     this call or an earlier one: each class crosses the wire once per actor.
@@ -141,10 +141,10 @@ class ActionActor:
         self.classes: dict[str, type] = {}
 
     def run(self, call: str, cls: type | None = None) -> str:
-        action = json.loads(call)["action"]
+        decoded = json.loads(call)
         if cls is not None:
-            self.classes[action] = cls
-        return run_call(self.classes.get(action, action), call)
+            self.classes[decoded["action"]] = cls
+        return _run(self.classes.get(decoded["action"], decoded["action"]), decoded)
 
 
 def task_for(action: ActionRef) -> Any:
@@ -153,7 +153,7 @@ def task_for(action: ActionRef) -> Any:
     import ray
 
     def run(call: str) -> str:
-        return run_call(action, call)
+        return _run(action, json.loads(call))
 
     run.__name__ = run.__qualname__ = f"raynb_run_{action_name(action)}"
     return ray.remote(run)
