@@ -130,10 +130,5 @@ def in_kernel() -> bool:
 
 
 def open_view(label: str) -> ProgressView:
-    """A widget view in a Jupyter kernel (if ipywidgets is installed), else a text view."""
-    if in_kernel():
-        try:
-            return WidgetView(label)
-        except ImportError:
-            pass
-    return TextView(label)
+    """A widget view in a Jupyter kernel, else a text view."""
+    return WidgetView(label) if in_kernel() else TextView(label)

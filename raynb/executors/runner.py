@@ -30,6 +30,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ..actions import Reporter
+from .worker import ActionFailed, describe_error, run_action
+
 __all__ = ["CALL_FILE", "PICKLE_FILE", "Markers", "signed_lines", "split_marker"]
 
 CALL_FILE = "call.raynb"
@@ -145,27 +148,20 @@ class _Emitter:
             self._out.flush()
 
 
-def _load_call(package: str) -> tuple[dict[str, Any], Any]:
-    """The call of ``package``, with its files deleted; ``(call, action)``."""
+def _load_call(package: str) -> tuple[dict[str, Any], bytes | None]:
+    """The call of ``package`` and its pickled action (if any), with their files deleted."""
     root = Path(importlib.import_module(package).__file__ or "").parent
     call = json.loads((root / CALL_FILE).read_text())
-    action = call["action"]
-    if action is None:
-        import ray.cloudpickle as cloudpickle
-
-        action = cloudpickle.loads((root / PICKLE_FILE).read_bytes())
+    pickled = (root / PICKLE_FILE).read_bytes() if call["action"] is None else None
     for name in (CALL_FILE, PICKLE_FILE):
         with contextlib.suppress(OSError):
             (root / name).unlink()
-    return call, action
+    return call, pickled
 
 
 def main(package: str) -> int:
     """Run the call in ``package``; exit status 0 if the action succeeded."""
-    from ..actions import Reporter
-    from .worker import ActionFailed, run_action
-
-    call, action = _load_call(package)
+    call, pickled = _load_call(package)
     emit = _Emitter(bytes.fromhex(call.pop("key")))
     for line in runtime_env_setup_lines():
         print(f"[runtime_env] {line}")
@@ -174,14 +170,28 @@ def main(package: str) -> int:
         on_log=lambda level, message: print(f"[{level.upper()}] {message}", flush=True),
     )
     try:
+        action = call["action"] if pickled is None else _unpickle(pickled)
+    except Exception as exc:  # e.g. a module the class needs is missing on the cluster
+        return _fail(emit, ActionFailed(describe_error(exc, call["secret_names"]), reporter.close()))
+    try:
         result, progress = run_action(action, call["params"], reporter, call["secret_names"])
     except ActionFailed as failed:
-        emit("event", json.dumps(failed.progress))
-        emit("error", json.dumps(failed.error))
-        return 1
+        return _fail(emit, failed)
     emit("event", json.dumps(progress))
     emit("result", result)
     return 0
+
+
+def _unpickle(pickled: bytes) -> Any:
+    import ray.cloudpickle as cloudpickle
+
+    return cloudpickle.loads(pickled)
+
+
+def _fail(emit: _Emitter, failed: ActionFailed) -> int:
+    emit("event", json.dumps(failed.progress))
+    emit("error", json.dumps(failed.error))
+    return 1
 
 
 if __name__ == "__main__":
