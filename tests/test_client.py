@@ -34,7 +34,7 @@ def test_version_nodes_and_cluster_status(client: RayClient) -> None:
     deadline = time.monotonic() + 60
     while True:  # a fresh head reports its node's usage a few seconds after it starts
         head_stats = next((s for s in client.list_node_stats() if s.node_id == head.node_id), None)
-        if (head_stats and head_stats.memory_total) or time.monotonic() > deadline:
+        if (head_stats and head_stats.memory_total and head_stats.object_store_total) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert head_stats.is_head_node and head_stats.memory_total > head_stats.memory_used > 0
