@@ -106,16 +106,16 @@ def jobs_api_overhead(url: str) -> tuple[float, float]:
     executor = RayJobsApiExecutor(url, working_dir=str(Path(__file__).parent), show_progress=False)
     noop = py_entrypoint("import json; print(json.dumps(None))")
 
+    ours_ids, raw_ids = [], []
+
     def ours() -> None:
-        job_id = executor.submit("executor_overhead:Noop")
-        executor.get_result(job_id)
-        executor.delete(job_id)
+        ours_ids.append(executor.submit("executor_overhead:Noop"))
+        executor.get_result(ours_ids[-1])
 
     def theirs() -> None:
-        job_id = raw_client.submit_job(entrypoint=noop)
-        while raw_client.get_job_status(job_id) not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        raw_ids.append(raw_client.submit_job(entrypoint=noop))
+        while raw_client.get_job_status(raw_ids[-1]) not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
             time.sleep(1)
-        raw_client.delete_job(job_id)
 
     ours(), theirs()
     mine, raw = [], []
@@ -124,6 +124,10 @@ def jobs_api_overhead(url: str) -> tuple[float, float]:
         a, b = timed(first, 1), timed(second, 1)
         mine += a if first is ours else b
         raw += b if first is ours else a
+    for job_id in ours_ids:  # deleting waits until Ray's job monitor is done with the job
+        executor.delete(job_id)
+    for job_id in raw_ids:
+        raw_client.delete_job(job_id)
     executor.shutdown()
     return p50(mine), p50(raw)
 

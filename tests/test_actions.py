@@ -138,7 +138,7 @@ def test_requirements_and_runtime_env(tmp_path: Path) -> None:
     assert env["env_vars"] == {"A": "b", "KEY": "value-1234"}
     assert env["py_modules"][0] == "gcs://x.zip" and Path(env["py_modules"][1]).name == "raynb"
     assert config.resources() == {"num_cpus": 0.5}
-    assert "value-1234" not in repr(config) + config.describe() and "KEY" in config.describe()
+    assert "value-1234" not in repr(config) and "KEY" in repr(config) and "'b'" not in repr(config)
     assert set(config.secrets) == {"b", "value-1234"}
 
 

@@ -14,8 +14,10 @@ If Ray is already initialized in this process, that connection is reused as it i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import threading
 import time
 from typing import Any
 
@@ -104,6 +106,15 @@ def upload_local_dirs(runtime_env: dict[str, Any]) -> dict[str, Any]:
     return env
 
 
+def _delete_probe(dashboard: str, job_id: str) -> None:
+    """Best effort, in a daemon thread: a failed clean-up must not disturb the notebook."""
+    from ..client import RayClient, RayClientError
+    from .jobs_api import delete_settled
+
+    with contextlib.suppress(RayClientError), RayClient(dashboard) as client:
+        delete_settled(client, job_id)
+
+
 def _with_scheme(url: str) -> str:
     return url if "://" in url else f"http://{url}"
 
@@ -122,8 +133,8 @@ def _gcs_address_of(dashboard: str) -> str:
                 break
             time.sleep(0.2)
         logs = client.get_job_logs(job_id)
-        if status.is_terminal():
-            client.delete_job(job_id)
+    if status.is_terminal():
+        threading.Thread(target=_delete_probe, args=(dashboard, job_id), daemon=True).start()
     for line in logs.splitlines():
         name, _, address = line.partition(" ")
         if name == "raynb-gcs-address" and address.strip():

@@ -22,12 +22,13 @@ from .errors import ExecutionError, ExecutionTimeoutError
 from .progress import ProgressView, open_view
 from .runner import CALL_FILE, PICKLE_FILE, Markers, split_marker
 
-__all__ = ["RayJobsApiExecutor"]
+__all__ = ["RayJobsApiExecutor", "delete_settled"]
 
 TAIL_LINES = 200
 PROGRESS_READ_S = 0.5
 MAX_STATUS_POLL_S = 1.0
 LOG_TAIL_IN_ERRORS = 20
+DELETE_AFTER_S = 2.5
 _STARTING = Progress(message="starting (runtime env setup, then the driver)…")
 _OUTCOME = {JobStatus.SUCCEEDED: "done", JobStatus.FAILED: "failed", JobStatus.STOPPED: "cancelled"}
 
@@ -178,8 +179,8 @@ class RayJobsApiExecutor(BaseExecutor):
         return self.client.stop_job(job_id)
 
     def delete(self, job_id: str) -> bool:
-        """Delete a finished job (and forget its result key)."""
-        deleted = self.client.delete_job(job_id)
+        """Delete a finished job (and forget its result key); see :func:`delete_settled`."""
+        deleted = delete_settled(self.client, job_id)
         _SUBMITTED.pop(job_id, None)
         return deleted
 
@@ -222,6 +223,20 @@ class RayJobsApiExecutor(BaseExecutor):
         message = job.message or "the job ended without a result"
         return ExecutionError(job.id, job.error_type or f"Job{str(job.status).title()}", message,
                               log_tail=tail, secrets=secret_values)
+
+
+def delete_settled(client: RayClient, job_id: str) -> bool:
+    """Delete a finished job once Ray is done with it.
+
+    Ray's job monitor still writes a job's status for about a second after it ends; a job
+    deleted in that window comes back as FAILED. So this waits until :data:`DELETE_AFTER_S`
+    after the job ended.
+    """
+    job = client.get_job(job_id)
+    if job.status.is_terminal() and job.end_time:
+        since_end = time.time() - job.end_time / 1000  # bounded below: clocks may differ
+        time.sleep(min(DELETE_AFTER_S, max(0.0, DELETE_AFTER_S - since_end)))
+    return client.delete_job(job_id)
 
 
 def _importable(target: ActionRef) -> str | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -44,7 +44,7 @@ def read_requirements(path: str | Path) -> tuple[list[str], list[str]]:
     return packages, options
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ExecutorConfig:
     """Where and how actions run; see the module docstring for what each option does."""
 
@@ -58,7 +58,7 @@ class ExecutorConfig:
     num_cpus: float | None = None
     num_gpus: float | None = None
     memory: int | None = None
-    env: Mapping[str, str] | None = field(default=None, repr=False)
+    env: Mapping[str, str] | None = None
     include_raynb: bool = False
 
     def __post_init__(self) -> None:
@@ -106,6 +106,9 @@ class ExecutorConfig:
                     )
             env[self.package_manager] = installer
         return env
+
+    def __repr__(self) -> str:
+        return f"ExecutorConfig({self.describe()})"
 
     def resources(self) -> dict[str, Any]:
         """``num_cpus``/``num_gpus``/``memory`` that were given, as Ray options."""
