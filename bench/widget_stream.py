@@ -22,9 +22,6 @@ import json
 import os
 import queue
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import dashboard, percentile, py_entrypoint
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ui"))
+from lab_helpers import CHROMIUM, CHROMIUM_ARGS, jupyterlab, open_and_run  # noqa: E402
 
 from raynb.client import RayClient, RayClientError
 from raynb.magics._base import NOTEBOOK_LIMITS
@@ -52,11 +52,6 @@ TARGET_MSGS_PER_S = 20
 TARGET_RSS_MB = 50
 TARGET_CLICK_MS = 200
 CLICKS = 5
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -318,70 +313,6 @@ def run_print(url: str, client: RayClient, lines: int) -> dict[str, Any]:
 
 
 # -- JupyterLab + Chromium ----------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def jupyterlab(url: str, root: Path) -> Iterator[str]:
-    """A JupyterLab (127.0.0.1, free port, no token) whose kernels talk to ``url``."""
-    import httpx
-
-    port = _free_port()
-    env = {**os.environ, "RAY_API_SERVER_ADDRESS": url,
-           "JUPYTER_CONFIG_DIR": str(root / ".jupyter"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(root / ".workspaces")}  # fmt: skip
-    log = open(root / "lab.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.allow_root=True",
-         "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root}",
-         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )  # fmt: skip
-    lab_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{lab_url}/api/status", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start; see {root / 'lab.log'}")
-            time.sleep(0.5)
-        yield lab_url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-
-
-def open_and_run(page: Any, lab_url: str, name: str) -> None:
-    """Open a notebook in JupyterLab and run all its cells (Run > Run All Cells)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    page.goto(f"{lab_url}/lab/tree/{name}?reset")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-    select = page.locator(".jp-Dialog button", has_text="Select")
-    try:  # JupyterLab may ask which kernel to start
-        select.wait_for(timeout=5_000)
-        select.click()
-    except PlaywrightTimeout:
-        pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
 
 # In the page: pointerdowns (event.timeStamp: when the browser got the input), each change of

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -49,3 +51,14 @@ def dashboard_url(ray_head: TestHead) -> str:
 def client(dashboard_url: str):
     with RayClient(dashboard_url) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def shell(dashboard_url: str):
+    """A real IPython shell with raynb loaded and connected to the test head."""
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "raynb")
+    with capture_output():
+        ip.run_line_magic("ray_connect", dashboard_url)
+    yield ip
+    ip.run_line_magic("ray_disconnect", "")

@@ -12,11 +12,21 @@ import pytest
 from pydantic import BaseModel
 
 from raynb.actions import Action, Progress, Reporter, action_name, load_action
-from raynb.executors import ExecutionError, ExecutionTimeoutError, RayJobExecutor, ValidationError
+from raynb.executors import (
+    ExecutionError,
+    ExecutionTimeoutError,
+    RayJobExecutor,
+    ValidationError,
+)
 from raynb.executors.base import new_job_id, validate_params
 from raynb.executors.errors import mask
 from raynb.executors.progress import TextView
-from raynb.executors.runner import Markers, runtime_env_setup_lines, signed_lines, split_marker
+from raynb.executors.runner import (
+    Markers,
+    runtime_env_setup_lines,
+    signed_lines,
+    split_marker,
+)
 from raynb.executors.runtime_env import ExecutorConfig, read_requirements
 from raynb.executors.worker import ActionFailed, run_action
 

@@ -11,11 +11,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from faultproxy import FaultProxy
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosedError
-
-from faultproxy import FaultProxy
 
 BIG = os.urandom(1024 * 1024)
 TIMEOUT = httpx.Timeout(30.0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from ray_helpers import py_entrypoint, wait_terminal
 from faultproxy import FaultProxy
+from ray_helpers import py_entrypoint, wait_terminal
 
 from raynb.client import (
     AsyncRayClient,

@@ -10,24 +10,14 @@ import threading
 import time
 
 import pytest
-from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 
 from raynb.client import JobStatus, RayClient
 
 EVIL = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def shell(dashboard_url: str):
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "raynb")
-    with capture_output():
-        ip.run_line_magic("ray_connect", dashboard_url)
-    yield ip
-    ip.run_line_magic("ray_disconnect", "")
 
 
 def run(shell: InteractiveShell, line: str, cell: str | None = None):

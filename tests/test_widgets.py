@@ -20,15 +20,15 @@ from typing import Any
 
 import ipywidgets
 import pytest
-from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 
 from raynb.client import JobStatus, RayClient, RayClientError
 from raynb.magics.widgets import widgets_available
-from raynb.widgets import ClusterPanel, Dashboard, JobsTable, LogView, ServePanel
 from raynb.render import demand_text
+from raynb.widgets import ClusterPanel, Dashboard, JobsTable, LogView, ServePanel
 
 EVIL = "<img src=x onerror=alert(1)>"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -314,16 +314,6 @@ def test_dashboard_tabs_share_a_client_and_close_together(client: RayClient) -> 
     finally:
         dash.close()
     assert all(c.comm is None and not c._tasks for c in dash.children)
-
-
-@pytest.fixture(scope="module")
-def shell(dashboard_url: str):
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "raynb")
-    with capture_output():
-        ip.run_line_magic("ray_connect", dashboard_url)
-    yield ip
-    ip.run_line_magic("ray_disconnect", "")
 
 
 def test_magics_use_the_output_area_without_a_kernel(shell: InteractiveShell, client: RayClient) -> None:

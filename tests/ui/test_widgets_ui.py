@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 import time
 
-from lab_helpers import OUTPUT, job_cells, open_and_run, set_theme, wait_status, write_notebook
+from lab_helpers import (
+    OUTPUT,
+    job_cells,
+    open_and_run,
+    set_theme,
+    wait_status,
+    write_notebook,
+)
 
 from raynb.client import JobStatus, RayClient
 
