@@ -33,7 +33,6 @@ class LiveLog:
         self.grep = grep
         self.lines: deque[str] = deque(maxlen=max_visible)
         self.hidden = 0
-        self.received = 0
         self.updates = 0
         self.status: Rendered | None = None
         self._lock = threading.Lock()
@@ -42,7 +41,6 @@ class LiveLog:
         self._last = 0.0
 
     def add(self, line: str) -> None:
-        self.received += 1
         if self.grep is not None and not self.grep.search(strip_ansi(line)):
             return
         line = collapse_cr(line)
