@@ -1,4 +1,5 @@
-"""The ``raynb`` command: ``raynb demo`` shows the client on a local Ray head."""
+"""The ``raynb`` command: ``raynb demo`` shows the client on a local Ray head;
+``raynb pipeline-service`` runs the pipeline service."""
 
 from __future__ import annotations
 
@@ -49,7 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="run the client demo against a local Ray head")
     demo_parser.add_argument("--address", help="dashboard URL (default: find or start a local head)")
+    from .pipeline.__main__ import add_arguments, serve
+
+    service_parser = commands.add_parser("pipeline-service", help="run the pipeline service (HTTP + SSE, SQLite)")
+    add_arguments(service_parser)
     args = parser.parse_args(argv)
+    if args.command == "pipeline-service":
+        return serve(args)
     return demo(args.address)
 
 
