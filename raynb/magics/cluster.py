@@ -7,6 +7,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from .. import render
+from ..server.state import remember_connect
 from ._base import RayMagicsBase, reports_errors
 
 
@@ -36,9 +37,11 @@ class ClusterMagics(RayMagicsBase):
         """Connect the notebook to a Ray dashboard and show the cluster.
 
         With no address and nothing answering at the default, a local head is started.
+        The JupyterLab Ray side panel then shows this cluster too.
         """
         args = parse_argstring(self.ray_connect, line)
         client = self.session.connect(args.address, token=args.token, local=args.local)
+        remember_connect(client.address)  # the JupyterLab side panel follows it (no token)
         display(render.cluster_card(client.get_cluster_status(), client.get_version(), client.address))
 
     @line_magic

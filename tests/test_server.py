@@ -1,0 +1,162 @@
+"""The side panel's server extension (raynb.server) in a real Jupyter server, on the real Ray head.
+
+jupyter_server's pytest fixtures are imported here rather than loaded as a plugin: the
+plugin's collection hooks would take over every async test of the suite. These tests are
+synchronous and drive the server's loop themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F403 - the jp_* fixtures
+from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
+from tornado.httpclient import HTTPClientError
+
+from raynb.client import JobStatus
+from raynb.server.connection import dashboard_link
+from raynb.server.state import last_connect, remember_connect
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"raynb.server": True}}}
+
+
+@pytest.fixture
+def api(jp_fetch, jp_asyncio_loop, dashboard_url, monkeypatch, tmp_path):
+    """call(*path, method=, params=, address=) -> (status, parsed body); NDJSON becomes a list."""
+    monkeypatch.setenv("RAYNB_STATE_DIR", str(tmp_path / "state"))
+    for name in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+
+    def call(*path, method="GET", params=None, address=dashboard_url, **kwargs):
+        params = {**({"address": address} if address else {}), **(params or {})}
+        body = b"" if method == "POST" else None
+        try:
+            response = jp_asyncio_loop.run_until_complete(
+                jp_fetch("raynb", "api", *path, method=method, params=params, body=body, **kwargs)
+            )
+        except HTTPClientError as exc:
+            response = exc.response
+        text = response.body.decode()
+        if response.headers.get("Content-Type", "").startswith("application/x-ndjson"):
+            return response.code, [json.loads(line) for line in text.splitlines()]
+        return response.code, json.loads(text)
+
+    return call
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_status_names_the_cluster_and_where_its_address_came_from(api, dashboard_url, monkeypatch):
+    code, body = api("status")
+    assert code == 200, body
+    assert body["address"] == dashboard_url and body["source"] == "settings"
+    assert body["ray_version"] and body["dashboard_url"] == dashboard_url + "/"
+
+    monkeypatch.setenv("RAY_API_SERVER_ADDRESS", dashboard_url)
+    assert api("status", address=None)[1]["source"] == "environment"
+    remember_connect(dashboard_url)  # what %ray_connect writes, after the server started
+    assert api("status", address=None)[1]["source"] == "%ray_connect"
+
+
+def test_cluster_shows_the_head_node_and_resources(api):
+    code, body = api("cluster")
+    assert code == 200, body
+    assert body["nodes_alive"] >= 1 and body["resources"]["CPU"]["total"] > 0
+    head = body["nodes"][0]
+    assert head["is_head_node"] and head["state"] == "ALIVE" and head["ip"]
+
+
+def test_jobs_list_and_live_log_stream(api, client, tmp_path):
+    marker = tmp_path / "go"
+    code = (
+        "import os, time\n"
+        "for i in range(5): print(f'line {i}', flush=True)\n"
+        f"while not os.path.exists({str(marker)!r}): time.sleep(0.05)\n"
+        "print('after the marker')"
+    )
+    job_id = client.submit_job(py_entrypoint(code)).submission_id
+    wait_for_status(client, job_id, {JobStatus.RUNNING})
+    code_, jobs = api("jobs")
+    assert code_ == 200 and job_id in [j["id"] for j in jobs]
+    assert next(j for j in jobs if j["id"] == job_id)["status"] in ("RUNNING", "SUCCEEDED")
+
+    seen: list[str] = []
+
+    def on_chunk(chunk: bytes) -> None:  # the job waits for the marker: lines came live
+        seen.extend(line for event in chunk.decode().splitlines() for line in json.loads(event).get("lines", []))
+        if len(seen) >= 5:
+            marker.touch()
+
+    status, _ = api("jobs", job_id, "logs", streaming_callback=on_chunk, headers={"Accept": "*/*"})
+    assert status == 200
+    assert [line for line in seen if line.startswith(("line", "after"))] == [
+        *(f"line {i}" for i in range(5)), "after the marker"
+    ]
+    assert wait_terminal(client, job_id) == JobStatus.SUCCEEDED
+    # A reconnecting panel skips what it has; the stream ends with the job's final status.
+    code_, events = api("jobs", job_id, "logs", params={"skip": str(len(seen) - 1)})
+    assert code_ == 200 and events[0] == {"lines": [seen[-1]]}
+    assert events[-1]["end"] == "SUCCEEDED"
+
+
+def test_stop_really_stops_the_job_in_ray(api, client):
+    job_id = client.submit_job(py_entrypoint("import time\nwhile True: time.sleep(0.1)")).submission_id
+    wait_for_status(client, job_id, {JobStatus.RUNNING})
+    code, body = api("jobs", job_id, "stop", method="POST")
+    assert code == 200 and body["stopped"] is True and body["job"]["id"] == job_id
+    assert wait_terminal(client, job_id) == JobStatus.STOPPED
+    assert api("jobs", job_id)[1]["status"] == "STOPPED"
+
+
+def test_unreachable_dashboard_is_a_clear_503(api):
+    address = f"http://127.0.0.1:{_closed_port()}"
+    for path in (("status",), ("jobs",), ("cluster",), ("jobs", "raysubmit_x", "logs")):
+        code, body = api(*path, address=address)
+        assert code == 503, (path, body)
+        assert body["address"] == address and f"unreachable at {address}" in body["message"]
+        assert "\n" not in body["message"] and "Traceback" not in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code", "words"),
+    [
+        (("jobs", "raysubmit_nope"), {}, 404, "does not exist"),
+        (("jobs", "raysubmit_nope", "logs"), {}, 404, "does not exist"),
+        (("jobs", "raysubmit_nope", "stop"), {}, 404, "does not exist"),
+        (("jobs", "bad id!"), {}, 400, "invalid job id"),
+        (("jobs", "raysubmit_x", "logs"), {"skip": "-1"}, 400, "skip must be a whole number"),
+        (("status",), {"address": "ray://127.0.0.1:10001"}, 400, "Ray Client address"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(api, path, params, code, words):
+    method = "POST" if path[-1] == "stop" else "GET"
+    status, body = api(*path, method=method, params=params)
+    assert status == code, body
+    assert words in body["message"] and "\n" not in body["message"]
+
+
+def test_dashboard_link_goes_through_the_proxy_only_for_a_local_dashboard():
+    assert dashboard_link("http://127.0.0.1:8265", "/user/ann/", True) == (
+        "/user/ann/proxy/8265/", "jupyter-server-proxy"
+    )
+    assert dashboard_link("http://ray-head:8265", "/user/ann/", True) == ("http://ray-head:8265/", "direct")
+    assert dashboard_link("http://127.0.0.1:8265", "/", False) == ("http://127.0.0.1:8265/", "direct")
+
+
+def test_state_file_keeps_the_address_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYNB_STATE_DIR", str(tmp_path))
+    remember_connect("http://10.0.0.5:8265")
+    saved = json.loads(next(Path(tmp_path).glob("*.json")).read_text())
+    assert set(saved) == {"address", "time"} and saved["address"] == "http://10.0.0.5:8265"
+    assert last_connect() == "http://10.0.0.5:8265"
+    assert last_connect(since=saved["time"] + 1) is None  # made before this server started
