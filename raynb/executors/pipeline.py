@@ -1,0 +1,363 @@
+"""RayPipelineExecutor: a pipeline's actions in order on one Ray actor per run, with progress,
+checkpoints and logs kept by the pipeline service (:mod:`raynb.pipeline`).
+
+Each action gets the params accumulated so far: the run's params with every earlier action's
+dict result merged in (an action sees the fields its params model declares). After each
+completed action a checkpoint holds that accumulated dict. A run resumed from a failed or
+cancelled one skips the actions that run completed and starts from its latest checkpoint.
+
+The service is the one answering at ``pipeline_service_url``; if none answers, one is started
+in this process (a daemon thread, database :func:`raynb.pipeline.app.default_db_path`), once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..actions import ActionRef, action_name, load_action
+from ..errors import ExecutionError, ExecutionTimeoutError, PipelineResumeError, RayClientError
+from ..pipeline.models import (
+    Checkpoint, LogLine, PipelineDefinition, PipelineProgress, RunCreate, RunStatus,
+)  # fmt: skip
+from ..pipeline.worker import params_for, remote_pipeline_actor
+from .base import RayExecutorBase, new_job_id, validate_params
+
+__all__ = ["PipelineDefinition", "RayPipelineExecutor"]
+
+NAMESPACE = "raynb-pipelines"  # run actors are named here, so any driver can cancel them
+WATCH_INTERVAL_S = 0.5
+_embedded: dict[str, Any] = {}  # services started in this process, by the URL asked for
+_embedded_lock = threading.Lock()
+
+
+def actor_name(run_id: str) -> str:
+    return f"raynb-pipeline-{run_id}"
+
+
+def _embedded_service(url: str) -> str:
+    """The URL of the service this process started for ``url`` (started now if needed)."""
+    from ..pipeline.app import BackgroundService, default_db_path
+
+    with _embedded_lock:
+        if url not in _embedded:
+            parts = urlsplit(url)
+            host = "127.0.0.1" if parts.hostname in (None, "localhost") else parts.hostname
+            db = default_db_path()
+            try:
+                service = BackgroundService(host, parts.port or 8100, db)
+            except OSError:  # the port is taken by something else
+                service = BackgroundService(host, 0, db)
+            _embedded[url] = service
+            print(f"raynb: no pipeline service answered at {url}; started one in this process at "
+                  f"{service.url} (database {db})", file=sys.stderr)
+        return _embedded[url].url
+
+
+class RayPipelineExecutor(RayExecutorBase):
+    """Runs pipelines on Ray; progress, checkpoints and logs live in the pipeline service.
+
+    ``pipeline_service_url``: the service this notebook talks to (started in-process if none
+    answers); ``actor_pipeline_service_url``: the URL the Ray actors report to, when they reach
+    the service by another address (default: the same); ``pipeline_service_token``: its bearer
+    token (default ``$RAYNB_PIPELINE_TOKEN``). Other options: see :class:`BaseExecutor`;
+    ``num_cpus``/``num_gpus``/``memory`` are the run actor's.
+    """
+
+    def __init__(
+        self,
+        ray_address: str = "auto",
+        working_dir: str | None = None,
+        pipeline_service_url: str = "http://localhost:8100",
+        actor_pipeline_service_url: str | None = None,
+        *,
+        pipeline_service_token: str | None = None,
+        **options: Any,
+    ) -> None:
+        import os
+
+        super().__init__(ray_address=ray_address, working_dir=working_dir, **options)
+        self.pipeline_service_url = pipeline_service_url.rstrip("/")
+        self.actor_pipeline_service_url = actor_pipeline_service_url
+        self._token = pipeline_service_token or os.environ.get("RAYNB_PIPELINE_TOKEN") or None
+        self._client: Any = None
+        self._runs: dict[str, tuple[Any, Any]] = {}  # run id -> (actor, ref) of runs going on
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def service(self) -> Any:
+        """The :class:`~raynb.pipeline.client.PipelineServiceClient` (found or started on first use)."""
+        if self._client is None:
+            from ..pipeline.client import PipelineServiceClient
+
+            client = PipelineServiceClient(self.pipeline_service_url, self._token)
+            if not client.is_service():
+                client.close()
+                client = PipelineServiceClient(_embedded_service(self.pipeline_service_url), self._token)
+            self._client = client
+        return self._client
+
+    # -- starting runs ---------------------------------------------------------------------
+
+    def submit(
+        self,
+        pipeline: PipelineDefinition | Sequence[ActionRef],
+        params: Any = None,
+        *,
+        name: str | None = None,
+        resume_from: str | None = None,
+    ) -> str:
+        """Start a run of ``pipeline`` (or of a list of actions) and return its run id at once.
+
+        ``resume_from=RUN_ID`` starts a new run that skips the actions that run completed
+        (SKIPPED) and restores the params of its latest checkpoint; ``params`` given here
+        override the restored ones. It raises :class:`PipelineResumeError` if that run has not
+        ended or the pipeline's actions changed at those positions. The params the first action
+        to run receives are validated here (ValidationError); later ones on Ray.
+        """
+        definition = pipeline if isinstance(pipeline, PipelineDefinition) else PipelineDefinition(
+            name or "pipeline", pipeline)
+        classes = [self._load(a) for a in definition.actions]
+        names = definition.action_names
+        given = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params or {})
+        start, restored = self._restore(resume_from, names) if resume_from else (0, {})
+        accumulated = {**restored, **given}
+        if start < len(classes):
+            validate_params(classes[start], params_for(classes[start], accumulated))
+        options = self._ray_options() if start < len(classes) else {}
+        run_id = new_job_id(definition.name)
+        self.service.create_run(RunCreate(
+            run_id=run_id, name=name or definition.name, pipeline=definition.name,
+            description=definition.description, actions=names, params=accumulated,
+            resumed_from=resume_from, skipped=start,
+        ))  # fmt: skip
+        if start < len(classes):
+            self._start_actor(run_id, definition, start, accumulated, options)
+        self._show(run_id)
+        return run_id
+
+    def _load(self, action: ActionRef) -> type:
+        """The action's class; an entrypoint string is looked up in a local working_dir first."""
+        folder = self.config.working_dir
+        if not isinstance(action, str) or folder is None or "://" in folder:
+            return load_action(action)
+        path = str(Path(folder).resolve())
+        sys.path.insert(0, path)
+        try:
+            return load_action(action)
+        finally:
+            sys.path.remove(path)
+
+    def _restore(self, run_id: str, names: list[str]) -> tuple[int, dict[str, Any]]:
+        """``(actions to skip, params to restore)`` for resuming ``run_id``, or PipelineResumeError."""
+        old = self.service.get_run(run_id)
+        if not old.status.is_terminal():
+            raise PipelineResumeError(
+                f"cannot resume {run_id}: it is still {old.status}; wait for it or cancel it first")
+        done = 0
+        while done < len(old.actions) and old.actions[done].status.is_done():
+            done += 1
+        before = [a.name for a in old.actions[:done]]
+        if names[:done] != before:
+            raise PipelineResumeError(
+                f"cannot resume {run_id}: its completed actions {before} no longer match the pipeline's "
+                f"first actions {names[:done]}; submit without resume_from to start over")
+        if done == 0:
+            return 0, self.service.result(run_id)["params"]
+        checkpoints = [c for c in self.service.checkpoints(run_id) if c.action_index == done - 1]
+        if not checkpoints:
+            raise PipelineResumeError(f"cannot resume {run_id}: the checkpoint of {before[-1]} is missing")
+        return done, checkpoints[-1].params_snapshot
+
+    def _start_actor(self, run_id: str, definition: PipelineDefinition, start: int,
+                     params: dict[str, Any], options: dict[str, Any]) -> None:
+        call = json.dumps({
+            "run_id": run_id, "service_url": self.actor_pipeline_service_url or self.service.url,
+            "token": self._token, "actions": [a if isinstance(a, str) else action_name(a) for a in definition.actions],
+            "start": start, "params": params, "secret_names": self.config.secret_names,
+        })  # fmt: skip
+        classes = [a if isinstance(a, type) else None for a in definition.actions]
+        try:
+            actor = remote_pipeline_actor().options(name=actor_name(run_id), namespace=NAMESPACE, **options).remote()
+            ref = actor.run.remote(call, classes)
+        except Exception as exc:
+            self.service.fail(run_id, f"could not start the run on Ray: {type(exc).__name__}: {exc}")
+            raise
+        with self._lock:
+            self._runs[run_id] = (actor, ref)
+            if self._watcher is None or not self._watcher.is_alive():
+                self._watcher = threading.Thread(target=self._watch, name="raynb-pipeline-watch", daemon=True)
+                self._watcher.start()
+
+    def _watch(self) -> None:
+        """Frees each run's actor when its run returns; fails the run if the actor died first."""
+        import ray
+
+        while True:
+            with self._lock:
+                runs = dict(self._runs)
+            if not runs:
+                return
+            refs = {ref: run_id for run_id, (_, ref) in runs.items()}
+            try:
+                done, _ = ray.wait(list(refs), num_returns=1, timeout=WATCH_INTERVAL_S)
+            except Exception:  # Ray shut down under us
+                return
+            for ref in done:
+                run_id = refs[ref]
+                actor, _ = runs[run_id]
+                try:
+                    ray.get(ref)
+                except Exception as exc:  # killed, crashed, node lost
+                    self._fail_quietly(run_id, f"the run's Ray actor died: {type(exc).__name__}")
+                with self._lock:
+                    self._runs.pop(run_id, None)
+                ray.kill(actor)
+
+    def _fail_quietly(self, run_id: str, error: str) -> None:
+        try:
+            if not self.service.get_run(run_id).status.is_terminal():
+                self.service.fail(run_id, error)
+        except RayClientError:
+            pass  # ended meanwhile (409), or the service is away: its state says the rest
+
+    def _show(self, run_id: str) -> None:
+        """The progress widget under the cell (in a Jupyter kernel with show_progress)."""
+        from .progress import in_kernel
+
+        if not (self.show_progress and in_kernel()):
+            return
+        from IPython.display import display
+
+        try:
+            from ..widgets.pipeline import PipelineProgressWidget
+        except ImportError:
+            threading.Thread(target=self._text_progress, args=(run_id,), daemon=True).start()
+            return
+        display(PipelineProgressWidget(self, run_id))
+
+    def _text_progress(self, run_id: str) -> None:
+        """Fallback without the pipeline widget: the executors' progress bar, overall."""
+        from ..actions import Progress
+        from .progress import open_view
+
+        view = open_view(f"pipeline {run_id}")
+        for snapshot in self.stream_progress(run_id):
+            message = f"{snapshot.current_action or ''} {snapshot.status}".strip()
+            view.update(Progress(current=snapshot.overall_progress, total=1.0, message=message))
+            if snapshot.status.is_terminal():
+                outcome = {"COMPLETED": "done", "FAILED": "failed", "CANCELLED": "cancelled"}[snapshot.status.value]
+                view.finish(outcome, snapshot.error or "")
+
+    # -- following runs --------------------------------------------------------------------
+
+    def get_status(self, run_id: str) -> RunStatus:
+        return self.service.get_run(run_id).status
+
+    def get_progress(self, run_id: str) -> PipelineProgress:
+        return self.service.get_run(run_id)
+
+    def list_runs(self, limit: int = 50) -> list[PipelineProgress]:
+        """The latest runs the service knows, newest first."""
+        return self.service.list_runs(limit)
+
+    def get_checkpoints(self, run_id: str) -> list[Checkpoint]:
+        return self.service.checkpoints(run_id)
+
+    def get_logs(self, run_id: str, action: str | int | None = None) -> list[LogLine]:
+        """The run's log lines (the actions' ``self.log`` and printed lines), of one action if given
+        (by name or index)."""
+        if isinstance(action, str):
+            names = [a.name for a in self.service.get_run(run_id).actions]
+            if action not in names:
+                raise ValueError(f"run {run_id} has no action {action!r}; its actions are {names}")
+            action = names.index(action)
+        lines: list[LogLine] = []
+        while batch := self.service.logs(run_id, action, after=lines[-1].id if lines else 0):
+            lines += batch
+        return lines
+
+    def stream_progress(self, run_id: str, timeout: float = 3600) -> Iterator[PipelineProgress]:
+        """Snapshots of the run as they change (SSE), until it ends; ExecutionTimeoutError after
+        ``timeout`` seconds."""
+        last: PipelineProgress | None = None
+        for _, event in self.service.events(run_id, timeout=timeout):
+            if isinstance(event, PipelineProgress):
+                last = event
+                yield event
+        if last is None or not last.status.is_terminal():
+            status = self.get_status(run_id)
+            if not status.is_terminal():
+                raise ExecutionTimeoutError(run_id, timeout, status.value)
+            if last is None:
+                yield self.get_progress(run_id)
+
+    async def stream_progress_async(self, run_id: str, timeout: float = 3600) -> AsyncIterator[PipelineProgress]:
+        """:meth:`stream_progress` for ``async for``."""
+        last: PipelineProgress | None = None
+        async for _, event in self.service.aevents(run_id, timeout=timeout):
+            if isinstance(event, PipelineProgress):
+                last = event
+                yield event
+        if last is None or not last.status.is_terminal():
+            raise ExecutionTimeoutError(run_id, timeout, last.status.value if last else "UNKNOWN")
+
+    def wait(self, run_id: str, timeout_seconds: float = 3600) -> RunStatus:
+        """Wait until the run ends; its final status. ExecutionTimeoutError after the timeout."""
+        status = RunStatus.PENDING
+        for snapshot in self.stream_progress(run_id, timeout=timeout_seconds):
+            status = snapshot.status
+        return status
+
+    def get_result(self, run_id: str, timeout: float = 3600) -> dict[str, Any]:
+        """The accumulated params of a completed run, waiting for it; ExecutionError if it
+        failed or was cancelled."""
+        status = self.wait(run_id, timeout)
+        if status is RunStatus.COMPLETED:
+            return self.service.result(run_id)["result"]
+        error = self.service.get_run(run_id).error or status.value.lower()
+        kind, sep, message = error.partition(": ")
+        if status is RunStatus.CANCELLED or not sep:
+            kind, message = ("Cancelled" if status is RunStatus.CANCELLED else "PipelineFailed"), error
+        raise ExecutionError(run_id, kind, message, secrets=self.config.secrets)
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel the run: the service marks it CANCELLED and its Ray actor is killed. True if it
+        had not ended."""
+        import ray
+
+        try:
+            self.service.cancel(run_id)
+            cancelled = True
+        except RayClientError as exc:
+            if exc.status_code != 409:
+                raise
+            cancelled = False  # it had ended
+        with self._lock:
+            actor = self._runs.pop(run_id, (None, None))[0]
+        if actor is None and ray.is_initialized():
+            try:
+                actor = ray.get_actor(actor_name(run_id), namespace=NAMESPACE)
+            except ValueError:
+                actor = None  # gone already
+        if actor is not None:
+            ray.kill(actor, no_restart=True)
+        return cancelled
+
+    def close(self) -> None:
+        """Cancel this executor's runs still going on, close the service client, free the hub."""
+        for run_id in list(self._runs):
+            self.cancel(run_id)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        super().shutdown()
+
+    def shutdown(self) -> None:
+        self.close()
