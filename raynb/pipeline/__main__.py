@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--db", help="SQLite file (default $RAYNB_PIPELINE_DB or ~/.local/share/raynb/pipelines.db)")
     parser.add_argument("--token", help="require this bearer token (default $RAYNB_PIPELINE_TOKEN; none if unset)")
+    parser.add_argument("--heartbeat", type=float, default=15.0, help="seconds between SSE heartbeats (default 15)")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def serve(args: argparse.Namespace) -> int:
 
     db = args.db or default_db_path()
     token = args.token or os.environ.get("RAYNB_PIPELINE_TOKEN") or None
-    app = create_app(db, token=token)
+    app = create_app(db, token=token, heartbeat=args.heartbeat)
     auth = "token required" if token else "no token"
     print(f"raynb pipeline service on http://{args.host}:{args.port} (database {db}, {auth})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
