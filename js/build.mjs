@@ -1,5 +1,7 @@
 // Bundles each widget to ../raynb/static/<name>.js: one self-contained ES module per widget
-// (anywidget `_esm`), CSS included, no runtime imports.
+// (anywidget `_esm`), CSS included, no runtime imports. Then bundles the JupyterLab side
+// panel to lib/panel.js with JupyterLab's own packages left as imports: `jupyter labextension
+// build` (the next step of `npm run build`) turns it into the prebuilt extension.
 import { build } from "esbuild";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
@@ -32,3 +34,14 @@ for (const file of result.outputFiles) {
   await writeFile(file.path, text);
   console.log(`${basename(file.path).padEnd(12)} ${(text.length / 1024).toFixed(1)} KiB`);
 }
+
+await build({
+  entryPoints: [here("src/panel/index.ts")],
+  outfile: here("lib/panel.js"),
+  bundle: true,
+  format: "esm",
+  target: "es2020",
+  external: ["@jupyterlab/*", "@lumino/*"],
+  legalComments: "none",
+});
+console.log("lib/panel.js (for jupyter labextension build)");

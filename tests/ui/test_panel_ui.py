@@ -1,0 +1,80 @@
+"""The Ray side panel in a real JupyterLab (headless Chromium), on the real Ray head, no kernel."""
+
+from __future__ import annotations
+
+import httpx
+from lab_helpers import OUTPUT, open_and_run, wait_status, write_notebook
+from ray_helpers import py_entrypoint
+
+from raynb.client import JobStatus, RayClient
+
+SIDEBAR = "#raynb-sidebar"
+TICKER = "import itertools, time\nfor i in itertools.count():\n    print(f'tick {i}', flush=True)\n    time.sleep(0.2)"
+
+
+def _kernels(url: str) -> list[dict]:
+    response = httpx.get(f"{url}/api/kernels", timeout=30, trust_env=False)
+    response.raise_for_status()
+    return response.json()
+
+
+def _open_sidebar(page) -> None:
+    if not page.locator(SIDEBAR).is_visible():
+        page.locator('.jp-SideBar [title="Ray cluster and jobs"]').click()
+    page.locator(SIDEBAR).wait_for(state="visible", timeout=60_000)
+
+
+def _job_row(page, job_id: str):
+    return page.locator(f'{SIDEBAR} [data-testid="raynb-job"][data-job-id="{job_id}"]')
+
+
+def test_side_panel_without_a_kernel(lab, page, client: RayClient, dashboard_url: str) -> None:
+    url, _ = lab
+    for kernel in _kernels(url):  # other browser tests leave kernels behind
+        httpx.delete(f"{url}/api/kernels/{kernel['id']}", timeout=60, trust_env=False).raise_for_status()
+    job_id = client.submit_job(py_entrypoint(TICKER)).submission_id
+    wait_status(client, job_id, {JobStatus.RUNNING})
+
+    page.goto(f"{url}/lab?reset")
+    _open_sidebar(page)
+    sidebar = page.locator(SIDEBAR)
+    sidebar.locator('[data-testid="raynb-address"]', has_text=dashboard_url).wait_for(timeout=60_000)
+    sidebar.locator('[data-testid="raynb-node"]', has_text="head").wait_for(timeout=60_000)
+    _job_row(page, job_id).get_by_text("RUNNING", exact=True).wait_for(timeout=60_000)
+    assert _kernels(url) == []  # all of it came through the server extension
+
+    _job_row(page, job_id).click()  # its log streams into a main-area tab
+    tab = page.locator(f"#raynb-job-log-{job_id}")
+    tab.locator('[data-testid="raynb-log-line"]', has_text="tick 10").wait_for(timeout=60_000)
+    assert client.get_job_status(job_id) == JobStatus.RUNNING  # lines arrive while it runs
+    news = page.get_by_role("button", name="No", exact=True)  # JupyterLab's news question
+    if news.is_visible():
+        news.click()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "side-panel.png"))
+
+    _job_row(page, job_id).locator('[data-testid="raynb-stop"]').click()
+    page.locator(".jp-Dialog").get_by_role("button", name="Stop job").click()
+    assert wait_status(client, job_id, {JobStatus.STOPPED, JobStatus.FAILED}) == JobStatus.STOPPED
+    _job_row(page, job_id).get_by_text("STOPPED", exact=True).wait_for(timeout=60_000)
+    tab.locator('[data-testid="raynb-final"]', has_text="STOPPED").wait_for(timeout=60_000)
+    assert _kernels(url) == []
+
+
+def test_side_panel_follows_ray_connect_and_outlives_the_kernel(lab, page, client: RayClient, dashboard_url: str) -> None:
+    url, root = lab
+    name = write_notebook(root, "connect.ipynb", [f"%load_ext raynb\n%ray_connect {dashboard_url}"])
+    open_and_run(page, url, name)
+    page.locator(".raynb-cluster-card, .jp-OutputArea-output").first.wait_for(timeout=120_000)
+    _open_sidebar(page)
+    page.locator(f'{SIDEBAR} [data-testid="raynb-source"]', has_text="last %ray_connect").wait_for(timeout=60_000)
+
+    (kernel,) = _kernels(url)
+    httpx.post(f"{url}/api/kernels/{kernel['id']}/restart", timeout=120, trust_env=False).raise_for_status()
+    first = client.submit_job(py_entrypoint("print('after restart')")).submission_id
+    _job_row(page, first).get_by_text("SUCCEEDED", exact=True).wait_for(timeout=120_000)
+
+    httpx.delete(f"{url}/api/kernels/{kernel['id']}", timeout=60, trust_env=False).raise_for_status()
+    assert _kernels(url) == []
+    second = client.submit_job(py_entrypoint("print('after shutdown')")).submission_id
+    _job_row(page, second).get_by_text("SUCCEEDED", exact=True).wait_for(timeout=120_000)
