@@ -86,6 +86,7 @@ class RayPipelineExecutor(RayExecutorBase):
         self.actor_pipeline_service_url = actor_pipeline_service_url
         self._token = pipeline_service_token or os.environ.get("RAYNB_PIPELINE_TOKEN") or None
         self._client: Any = None
+        self._service_url: str | None = None  # decided once: the standalone or the embedded service
         self._runs: dict[str, tuple[Any, Any]] = {}  # run id -> (actor, ref) of runs going on
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
@@ -96,11 +97,11 @@ class RayPipelineExecutor(RayExecutorBase):
         if self._client is None:
             from ..pipeline.client import PipelineServiceClient
 
-            client = PipelineServiceClient(self.pipeline_service_url, self._token)
-            if not client.is_service():
+            client = PipelineServiceClient(self._service_url or self.pipeline_service_url, self._token)
+            if self._service_url is None and not client.is_service():
                 client.close()
                 client = PipelineServiceClient(_embedded_service(self.pipeline_service_url), self._token)
-            self._client = client
+            self._client, self._service_url = client, client.url
         return self._client
 
     # -- starting runs ---------------------------------------------------------------------
@@ -202,7 +203,7 @@ class RayPipelineExecutor(RayExecutorBase):
         while True:
             with self._lock:
                 runs = dict(self._runs)
-            if not runs:
+            if not runs or self._client is None:  # nothing left, or closed
                 return
             refs = {ref: run_id for run_id, (_, ref) in runs.items()}
             try:

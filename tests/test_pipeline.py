@@ -1,0 +1,256 @@
+"""RayPipelineExecutor on the real Ray head with a real pipeline service process."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from pipeline_helpers import ServiceProcess, free_port
+
+from raynb.client import RayClient
+from raynb.errors import ExecutionError, PipelineResumeError, ValidationError
+from raynb.executors import PipelineDefinition, RayPipelineExecutor
+from raynb.executors.pipeline import actor_name
+from raynb.pipeline.models import ActionStatus, RunStatus
+
+SECRET = "pipeline-s3cret-env"
+# Actions live in a module of the executor's working_dir, imported the same way on Ray.
+ACTIONS = '''
+import os, time
+from pathlib import Path
+from pydantic import BaseModel
+from raynb.actions import Action
+
+class FetchParams(BaseModel):
+    x: int
+    counter: str
+
+class Fetch(Action[FetchParams]):
+    """Counts its runs in a file, so a test can tell it was not run again."""
+    def execute(self):
+        with open(self.params.counter, "a") as f:
+            f.write("ran\\n")
+        self.log("fetched")
+        return {"a": self.params.x + 1}
+
+class DoubleParams(BaseModel):
+    a: int
+
+class Double(Action[DoubleParams]):
+    def execute(self):
+        self.progress(1, 2, "half")
+        print("doubling", self.params.a, flush=True)
+        return {"b": self.params.a * 2}
+
+class GateParams(BaseModel):
+    gate: str
+
+class Gate(Action[GateParams]):
+    """Half way, then waits until the test creates the gate file."""
+    def execute(self):
+        self.progress(1, 2, "waiting at the gate")
+        while not Path(self.params.gate).exists():
+            time.sleep(0.05)
+        return {"gated": True}
+
+class FinishParams(BaseModel):
+    b: int
+    flag: str
+    mult: int = 1
+
+class Finish(Action[FinishParams]):
+    """Fails while the flag file exists (with the env secret in its message)."""
+    def execute(self):
+        if Path(self.params.flag).exists():
+            raise RuntimeError("flag is set " + os.environ.get("API_TOKEN", ""))
+        return {"c": self.params.b * self.params.mult}
+'''
+FULL = PipelineDefinition("full", ["pl_test_actions:Fetch", "pl_test_actions:Double", "pl_test_actions:Finish"])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pipeline-wd")
+    (folder / "pl_test_actions.py").write_text(ACTIONS)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def connected(dashboard_url: str) -> None:
+    """This test process drives the test head; 'auto' finds it from RAY_API_SERVER_ADDRESS."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_API_SERVER_ADDRESS", dashboard_url)
+    mp.delenv("RAY_ADDRESS", raising=False)
+    from raynb.executors.connect import connect
+
+    connect("auto")
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory):
+    proc = ServiceProcess(tmp_path_factory.mktemp("pipeline-svc") / "pipelines.db").start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def ex(connected: None, service: ServiceProcess, workdir: Path):
+    with RayPipelineExecutor(working_dir=str(workdir), pipeline_service_url=service.url, num_cpus=0.1,
+                             env={"API_TOKEN": SECRET}) as executor:
+        yield executor
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    return {"counter": str(tmp_path / "counter"), "flag": str(tmp_path / "flag"), "gate": str(tmp_path / "gate")}
+
+
+def runs_of(path: str) -> int:
+    return len(Path(path).read_text().splitlines()) if Path(path).exists() else 0
+
+
+def wait_until(condition, what: str, tries: int = 1200):
+    for _ in range(tries):  # up to ~2 minutes on a busy machine
+        if value := condition():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_full_run_accumulates_params_and_checkpoints_each_action(ex: RayPipelineExecutor, files) -> None:
+    run_id = ex.submit(FULL, {"x": 1, "counter": files["counter"], "flag": files["flag"]}, name="full run")
+    snapshots = list(ex.stream_progress(run_id, timeout=300))
+    assert snapshots[-1].status is RunStatus.COMPLETED and ex.get_status(run_id).is_terminal()
+    assert any(s.actions[1].message == "half" for s in snapshots)  # live progress came through
+    final = ex.get_progress(run_id)
+    assert (final.name, final.pipeline, final.overall_progress) == ("full run", "full", 1.0)
+    assert [a.status for a in final.actions] == [ActionStatus.COMPLETED] * 3
+    assert all(a.started_at <= a.finished_at for a in final.actions)
+    expected = {"x": 1, "counter": files["counter"], "flag": files["flag"], "a": 2, "b": 4, "c": 4}
+    assert ex.get_result(run_id) == expected
+    checkpoints = ex.get_checkpoints(run_id)
+    assert [(c.action_index, c.action_name) for c in checkpoints] == [(0, "Fetch"), (1, "Double"), (2, "Finish")]
+    assert [c.params_snapshot.get("b") for c in checkpoints] == [None, 4, 4]
+    assert checkpoints[1].result == {"b": 4} and checkpoints[-1].params_snapshot == expected
+    logs = ex.get_logs(run_id)
+    assert [(line.action_name, line.message) for line in logs] == [("Fetch", "fetched"), ("Double", "doubling 2")]
+    assert [line.message for line in ex.get_logs(run_id, "Double")] == ["doubling 2"]
+    assert run_id in [r.run_id for r in ex.list_runs(limit=5)]
+
+
+def test_failing_action_fails_the_run_with_its_error(ex: RayPipelineExecutor, files) -> None:
+    Path(files["flag"]).touch()
+    run_id = ex.submit(FULL, {"x": 1, "counter": files["counter"], "flag": files["flag"]})
+    assert ex.wait(run_id, timeout_seconds=300) is RunStatus.FAILED
+    final = ex.get_progress(run_id)
+    assert [a.status for a in final.actions] == [ActionStatus.COMPLETED, ActionStatus.COMPLETED, ActionStatus.FAILED]
+    assert final.actions[2].error == final.error == "RuntimeError: flag is set ***"
+    assert (final.current_action, final.current_action_index) == ("Finish", 2)
+    with pytest.raises(ExecutionError) as info:
+        ex.get_result(run_id)
+    assert (info.value.error_type, info.value.message) == ("RuntimeError", "flag is set ***")
+    assert SECRET not in str(info.value)
+    assert len(ex.get_checkpoints(run_id)) == 2
+
+
+def test_cancel_stops_the_ray_work(ex: RayPipelineExecutor, files, client: RayClient) -> None:
+    run_id = ex.submit(["pl_test_actions:Gate"], {"gate": files["gate"]}, name="cancelled")
+    for snapshot in ex.stream_progress(run_id, timeout=300):
+        if snapshot.actions[0].progress == 0.5:
+            break  # the action is running, waiting at the gate
+    assert ex.cancel(run_id) is True
+    assert ex.get_status(run_id) is RunStatus.CANCELLED
+    final = ex.get_progress(run_id)
+    assert final.actions[0].status is ActionStatus.FAILED and final.actions[0].error == "cancelled"
+
+    def dead_actor():
+        actors = client.list_actors(filters={"name": actor_name(run_id)}, detail=True)
+        return actors and all(a.state == "DEAD" for a in actors) and actors
+    wait_until(dead_actor, "the run's actor is dead")
+    assert ex.get_status(run_id) is RunStatus.CANCELLED and ex.cancel(run_id) is False
+
+
+def test_resume_skips_completed_actions_and_finishes(ex: RayPipelineExecutor, files) -> None:
+    Path(files["flag"]).touch()
+    failed = ex.submit(FULL, {"x": 1, "counter": files["counter"], "flag": files["flag"]})
+    assert ex.wait(failed, timeout_seconds=300) is RunStatus.FAILED
+    Path(files["flag"]).unlink()
+    resumed = ex.submit(FULL, {"mult": 10}, resume_from=failed)  # given params override restored ones
+    assert ex.wait(resumed, timeout_seconds=300) is RunStatus.COMPLETED
+    final = ex.get_progress(resumed)
+    assert final.resumed_from == failed
+    assert [a.status for a in final.actions] == [ActionStatus.SKIPPED, ActionStatus.SKIPPED, ActionStatus.COMPLETED]
+    assert runs_of(files["counter"]) == 1  # Fetch ran once, in the first run
+    assert ex.get_result(resumed)["c"] == 40
+    checkpoints = ex.get_checkpoints(resumed)
+    assert [(c.action_index, c.status) for c in checkpoints] == [
+        (0, ActionStatus.SKIPPED), (1, ActionStatus.SKIPPED), (2, ActionStatus.COMPLETED)]
+
+
+def test_resume_refused_when_the_definition_changed(ex: RayPipelineExecutor, files) -> None:
+    Path(files["flag"]).touch()
+    failed = ex.submit(FULL, {"x": 1, "counter": files["counter"], "flag": files["flag"]})
+    assert ex.wait(failed, timeout_seconds=300) is RunStatus.FAILED
+    before = len(ex.list_runs(limit=1000))
+    reordered = PipelineDefinition("full", ["pl_test_actions:Double", "pl_test_actions:Fetch", "pl_test_actions:Finish"])
+    with pytest.raises(PipelineResumeError, match=r"no longer match .*submit without resume_from") as info:
+        ex.submit(reordered, resume_from=failed)
+    assert isinstance(info.value, ValueError) and "\n" not in str(info.value)
+    gated = ex.submit(["pl_test_actions:Gate"], {"gate": files["gate"]})
+    wait_until(lambda: ex.get_status(gated) is RunStatus.RUNNING, "the gated run runs")
+    with pytest.raises(PipelineResumeError, match="still RUNNING"):
+        ex.submit(["pl_test_actions:Gate"], resume_from=gated)
+    ex.cancel(gated)
+    assert len(ex.list_runs(limit=1000)) == before + 1  # only the gated run was started
+
+
+def test_bad_params_raise_before_anything_runs(ex: RayPipelineExecutor, files) -> None:
+    before = len(ex.list_runs(limit=1000))
+    with pytest.raises(ValidationError, match="x"):
+        ex.submit(FULL, {"x": "not a number", "counter": files["counter"], "flag": files["flag"]})
+    with pytest.raises(ValueError, match="one or more actions"):
+        ex.submit([])
+    assert len(ex.list_runs(limit=1000)) == before and runs_of(files["counter"]) == 0
+
+
+def test_service_killed_mid_run_loses_no_checkpoint(connected: None, workdir: Path, files, tmp_path: Path) -> None:
+    """SIGKILL the service while action 2 runs; restart it on the same database: the run's
+    reports resume, both checkpoints are there, and resuming the failed run completes."""
+    service = ServiceProcess(tmp_path / "killed.db").start()
+    pipeline = PipelineDefinition("killed", ["pl_test_actions:Fetch", "pl_test_actions:Gate",
+                                             "pl_test_actions:Double", "pl_test_actions:Finish"])
+    Path(files["flag"]).touch()
+    try:
+        with RayPipelineExecutor(working_dir=str(workdir), pipeline_service_url=service.url, num_cpus=0.1) as ex:
+            run_id = ex.submit(pipeline, {"x": 1, **files})
+            wait_until(lambda: ex.get_progress(run_id).actions[1].progress == 0.5, "the gate is reached")
+            service.kill()
+            service.start()  # same port, same database
+            assert [c.action_name for c in ex.get_checkpoints(run_id)] == ["Fetch"]
+            Path(files["gate"]).touch()
+            assert ex.wait(run_id, timeout_seconds=300) is RunStatus.FAILED
+            assert [c.action_name for c in ex.get_checkpoints(run_id)] == ["Fetch", "Gate", "Double"]
+            Path(files["flag"]).unlink()
+            resumed = ex.submit(pipeline, resume_from=run_id)
+            assert ex.wait(resumed, timeout_seconds=300) is RunStatus.COMPLETED
+            assert ex.get_result(resumed)["c"] == 4 and runs_of(files["counter"]) == 1
+    finally:
+        service.stop()
+
+
+def test_embedded_service_started_once_when_none_answers(
+    connected: None, workdir: Path, files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd
+) -> None:
+    monkeypatch.setenv("RAYNB_PIPELINE_DB", str(tmp_path / "embedded.db"))
+    url = f"http://localhost:{free_port()}"
+    with RayPipelineExecutor(working_dir=str(workdir), pipeline_service_url=url, num_cpus=0.1) as ex:
+        run_id = ex.submit(["pl_test_actions:Double"], {"a": 3})
+        assert ex.get_result(run_id, timeout=300) == {"a": 3, "b": 6}
+    with RayPipelineExecutor(pipeline_service_url=url) as again:
+        assert again.get_status(run_id) is RunStatus.COMPLETED
+    said = capfd.readouterr().err
+    assert said.count("no pipeline service answered at") == 1 and "embedded.db" in said
+    assert (tmp_path / "embedded.db").exists()
