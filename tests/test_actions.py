@@ -19,7 +19,7 @@ from raynb.executors import (
     ValidationError,
 )
 from raynb.executors.base import new_job_id, validate_params
-from raynb.executors.errors import mask
+from raynb.errors import mask
 from raynb.executors.progress import TextView
 from raynb.executors.runner import (
     Markers,

@@ -65,6 +65,19 @@ def test_submit_with_working_dir_list_get_logs_delete(client: RayClient, tmp_pat
     assert err.value.status_code == 404
 
 
+def test_log_tail_and_a_delete_right_after_the_end_stays_deleted(client: RayClient) -> None:
+    job = client.submit_job(py_entrypoint("for i in range(300): print('line', i)"))
+    assert wait_terminal(client, job.submission_id) == JobStatus.SUCCEEDED
+    whole = client.get_job_logs(job.submission_id).splitlines()
+    tail = client.get_job_log_tail(job.submission_id, 5)
+    assert tail == whole[-5:] and "line 299" in tail
+    # Ray's job monitor writes the status again ~1 s after the end: the delete waits for it.
+    assert client.delete_job(job.submission_id) is True
+    time.sleep(3)
+    with pytest.raises(NotFoundError):
+        client.get_job(job.submission_id)
+
+
 def test_stop_a_sleeping_job(client: RayClient) -> None:
     job = client.submit_job(py_entrypoint("import time; print('up', flush=True); time.sleep(300)"))
     wait_for_status(client, job.submission_id, {JobStatus.RUNNING})
@@ -151,6 +164,8 @@ def test_serve_deploy_list_get_delete(client: RayClient, tmp_path) -> None:
         lambda c: c.stop_job("a/b"),
         lambda c: c.delete_job(""),
         lambda c: c.get_job_logs("id with space"),
+        lambda c: c.get_job_log_tail("../x"),
+        lambda c: c.get_job_log_tail("raysubmit_x", lines=0),
         lambda c: c.get_node("../../etc"),
         lambda c: c.get_task("not-hex"),
         lambda c: c.list_tasks(limit=10_001),

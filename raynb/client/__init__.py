@@ -1,8 +1,6 @@
 """The one client of the Ray dashboard API: async implementation, sync facade, live logs."""
 
-from .address import DEFAULT_ADDRESS, resolve_address, resolve_token
-from .aio import AsyncRayClient
-from .errors import (
+from ..errors import (
     AuthError,
     BadRequestError,
     NotFoundError,
@@ -12,6 +10,8 @@ from .errors import (
     StreamLimitError,
     UnavailableError,
 )
+from .address import DEFAULT_ADDRESS, resolve_address, resolve_token
+from .aio import AsyncRayClient
 from .logs import StreamLimits
 from .models import (
     Actor,

@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..errors import BadRequestError
 from .address import resolve_address, resolve_token
-from .errors import BadRequestError
 from .logs import StreamLimits
 
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,254}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import BadRequestError, register_secret
+from ..errors import BadRequestError, register_secret
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 

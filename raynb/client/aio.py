@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 
-from . import logs, packaging
-from ._base import BaseClient, Filters, check_id, check_limit, filter_params
-from .errors import (
+from ..errors import (
     BadRequestError,
     NotFoundError,
     RayClientError,
@@ -21,6 +20,8 @@ from .errors import (
     UnavailableError,
     error_for_status,
 )
+from . import logs, packaging
+from ._base import BaseClient, Filters, check_id, check_limit, filter_params
 from .models import (
     Actor,
     ClusterStatus,
@@ -35,12 +36,14 @@ from .models import (
     Version,
 )
 
+DELETE_SETTLE_S = 2.5  # Ray's job monitor writes a job's status up to ~1 s after it ends
+
 
 class AsyncRayClient(BaseClient):
     """Async client of the Ray dashboard. Use ``async with AsyncRayClient() as ray: ...``.
 
     Address: argument > RAY_API_SERVER_ADDRESS > RAY_ADDRESS (http/https) > localhost:8265.
-    Every method raises a :class:`~raynb.client.errors.RayClientError` subclass on failure.
+    Every method raises a :class:`~raynb.errors.RayClientError` subclass on failure.
     """
 
     def __init__(self, address: str | None = None, **kwargs: Any) -> None:
@@ -216,6 +219,29 @@ class AsyncRayClient(BaseClient):
         """The whole driver log of a job as one string."""
         return (await self._json("GET", f"/api/jobs/{check_id(job_id)}/logs")).get("logs", "")
 
+    async def get_job_log_tail(self, job_id: str, lines: int = 100) -> list[str]:
+        """The last ``lines`` lines of a job's driver log.
+
+        Read from the end of the file on the driver's node (cheap for a big log); the whole
+        log through the Jobs API when the job never had a driver or the state API refuses.
+        """
+        if lines < 1:
+            raise BadRequestError(f"lines must be at least 1, not {lines}")
+        job = await self.get_job(job_id)
+        if job.driver_node_id:
+            params = {
+                "node_id": job.driver_node_id,
+                "filename": f"job-driver-{job.submission_id}.log",
+                "lines": str(lines),
+                "format": "text",
+            }
+            try:
+                async with self._stream("/api/v0/logs/file", params, self.timeout) as body:
+                    return b"".join([chunk async for chunk in body]).decode(errors="replace").splitlines()
+            except (ServerError, NotFoundError, UnavailableError):
+                pass  # the file is not there yet, or the state API is busy
+        return (await self.get_job_logs(job_id)).splitlines()[-lines:]
+
     async def submit_job(
         self,
         entrypoint: str,
@@ -253,7 +279,18 @@ class AsyncRayClient(BaseClient):
         return bool(data.get("stopped"))
 
     async def delete_job(self, job_id: str) -> bool:
-        """Delete a finished job and its info; a running job is refused with a 400."""
+        """Delete a finished job and its info; a running job is refused with a 400.
+
+        Ray's job monitor still writes a job's status for a moment after it ends, and a job
+        deleted in that window comes back as FAILED ("entrypoint not found"); so a job that
+        ended less than :data:`DELETE_SETTLE_S` ago is deleted when that time has passed.
+        """
+        job = await self.get_job(job_id)
+        if not job.status.is_terminal():
+            raise BadRequestError(f"job {job_id} has not finished, so it cannot be deleted: stop it first")
+        if job.end_time:
+            since_end = time.time() - job.end_time / 1000
+            await asyncio.sleep(min(DELETE_SETTLE_S, max(0.0, DELETE_SETTLE_S - since_end)))
         try:
             data = await self._json("DELETE", f"/api/jobs/{check_id(job_id)}")
         except ServerError as exc:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import websockets
 
-from .errors import (
+from ..errors import (
     BadRequestError,
     NotFoundError,
     RayTimeoutError,

@@ -9,7 +9,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from .errors import BadRequestError
+from ..errors import BadRequestError
 
 MAX_PACKAGE_BYTES = 100 * 1024 * 1024
 ALWAYS_EXCLUDED = (".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules")

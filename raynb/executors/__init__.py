@@ -3,9 +3,10 @@
 - :class:`RayActorExecutor`: one persistent actor; quick consecutive calls.
 - :class:`RayJobExecutor`: a Ray task per run; many in flight at once.
 - :class:`RayJobsApiExecutor`: a Jobs API job per run; logs and runtime env setup in Ray's job list.
+- :class:`RayPipelineExecutor`: a :class:`PipelineDefinition`'s actions in order, with checkpoints and resume.
 
 They share their options (:class:`~raynb.executors.runtime_env.ExecutorConfig`) and errors
-(:mod:`raynb.executors.errors`). Names are imported on first use, so workers that import
+(from :mod:`raynb.errors`, the one error tree). Names are imported on first use, so workers that import
 :mod:`raynb.executors.worker` load neither the dashboard client nor IPython, and nothing here
 imports Ray until an executor runs something.
 """
@@ -16,30 +17,40 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..errors import (
+        ExecutionError,
+        ExecutionTimeoutError,
+        ExecutorError,
+        ValidationError,
+    )
     from .actor import RayActorExecutor
-    from .errors import ExecutionError, ExecutionTimeoutError, ExecutorError, ValidationError
     from .job import RayJobExecutor
     from .jobs_api import RayJobsApiExecutor
+    from .pipeline import PipelineDefinition, RayPipelineExecutor
     from .runtime_env import ExecutorConfig
 
 _WHERE = {
-    "ExecutionError": "errors",
-    "ExecutionTimeoutError": "errors",
-    "ExecutorConfig": "runtime_env",
-    "ExecutorError": "errors",
-    "RayActorExecutor": "actor",
-    "RayJobExecutor": "job",
-    "RayJobsApiExecutor": "jobs_api",
-    "ValidationError": "errors",
+    "ExecutionError": "..errors",
+    "ExecutionTimeoutError": "..errors",
+    "ExecutorConfig": ".runtime_env",
+    "ExecutorError": "..errors",
+    "PipelineDefinition": ".pipeline",
+    "RayActorExecutor": ".actor",
+    "RayJobExecutor": ".job",
+    "RayJobsApiExecutor": ".jobs_api",
+    "RayPipelineExecutor": ".pipeline",
+    "ValidationError": "..errors",
 }
 __all__ = [
     "ExecutionError",
     "ExecutionTimeoutError",
     "ExecutorConfig",
     "ExecutorError",
+    "PipelineDefinition",
     "RayActorExecutor",
     "RayJobExecutor",
     "RayJobsApiExecutor",
+    "RayPipelineExecutor",
     "ValidationError",
 ]
 
@@ -47,7 +58,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    return getattr(importlib.import_module(_WHERE[name], __name__), name)
 
 
 def __dir__() -> list[str]:

@@ -7,29 +7,33 @@ draw nothing and cost no extra round trip.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..actions import ActionRef, Progress, load_action
+from ..errors import ExecutionError, ExecutionTimeoutError, ValidationError
 from .connect import connect, upload_local_dirs
-from .errors import ExecutionError, ExecutionTimeoutError, ValidationError
 from .progress import ProgressView, open_view
 from .runtime_env import ExecutorConfig
 from .worker import ActionFailed, remote_classes
 
 __all__ = [
-    "BaseExecutor", "RayExecutorBase", "execution_error", "new_job_id", "poll_hub", "validate_params",
+    "BaseExecutor", "RayExecutorBase", "cancel_ref", "execution_error", "new_job_id", "poll_hub", "validate_params",
     "wait_for_ref",
 ]  # fmt: skip
 
 POLL_INTERVAL_S = 0.1
 SHOW_AFTER_S = 0.25
+CANCEL_GRACE_S = 5.0
+_FORCED: set[str] = set()  # runs whose worker a cancel had to kill
 
 
 def validate_params(cls: type, params: Any) -> dict[str, Any]:
@@ -54,7 +58,7 @@ def new_job_id(action: str) -> str:
 
 def execution_error(exc: BaseException, job_id: str, secret_values: Sequence[str]) -> ExecutionError:
     """The ExecutionError for what ``ray.get`` raised for a run."""
-    from ray.exceptions import RayTaskError, TaskCancelledError
+    from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
 
     cause = exc.cause if isinstance(exc, RayTaskError) else exc
     if isinstance(cause, ActionFailed):
@@ -62,9 +66,27 @@ def execution_error(exc: BaseException, job_id: str, secret_values: Sequence[str
         return ExecutionError(
             job_id, e["type"], e["message"], traceback=e["traceback"], secrets=secret_values
         )
-    if isinstance(exc, TaskCancelledError):
+    if isinstance(exc, TaskCancelledError) or (isinstance(exc, WorkerCrashedError) and job_id in _FORCED):
         return ExecutionError(job_id, "TaskCancelledError", "the job was cancelled")
     return ExecutionError(job_id, type(exc).__name__, str(exc), secrets=secret_values)
+
+
+def cancel_ref(ref: Any, job_id: str) -> None:
+    """Cancel a task; if it still runs :data:`CANCEL_GRACE_S` later, kill its worker.
+
+    Ray interrupts a running task with KeyboardInterrupt, but a cancel that arrives while the
+    task is being started can be lost; the forced cancel makes a cancel always stop the work.
+    """
+    import ray
+
+    def force_if_running() -> None:
+        if not ray.wait([ref], timeout=CANCEL_GRACE_S)[0]:
+            _FORCED.add(job_id)
+            with contextlib.suppress(Exception):  # it ended meanwhile
+                ray.cancel(ref, force=True)
+
+    ray.cancel(ref)
+    threading.Thread(target=force_if_running, name=f"raynb-cancel-{job_id}", daemon=True).start()
 
 
 def wait_for_ref(
@@ -95,7 +117,7 @@ def wait_for_ref(
         except GetTimeoutError:
             pass
         except KeyboardInterrupt:
-            ray.cancel(ref)
+            cancel_ref(ref, job_id)
             if view is not None:
                 view.finish("cancelled", "interrupted")
             raise
@@ -112,7 +134,7 @@ def wait_for_ref(
         elapsed = time.monotonic() - started
         if timeout is not None and elapsed >= timeout:
             if cancel_on_timeout:
-                ray.cancel(ref)
+                cancel_ref(ref, job_id)
             if view is not None:
                 view.finish("cancelled" if cancel_on_timeout else "timed out", f"after {timeout:g}s")
             raise ExecutionTimeoutError(job_id, timeout, "RUNNING", cancelled=cancel_on_timeout)

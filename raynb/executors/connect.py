@@ -109,10 +109,9 @@ def upload_local_dirs(runtime_env: dict[str, Any]) -> dict[str, Any]:
 def _delete_probe(dashboard: str, job_id: str) -> None:
     """Best effort, in a daemon thread: a failed clean-up must not disturb the notebook."""
     from ..client import RayClient, RayClientError
-    from .jobs_api import delete_settled
 
     with contextlib.suppress(RayClientError), RayClient(dashboard) as client:
-        delete_settled(client, job_id)
+        client.delete_job(job_id)
 
 
 def _with_scheme(url: str) -> str:

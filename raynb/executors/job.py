@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..actions import ActionRef
-from .base import RayExecutorBase, new_job_id, poll_hub, wait_for_ref
+from ..errors import ExecutionError, ExecutionTimeoutError
+from .base import RayExecutorBase, cancel_ref, new_job_id, poll_hub, wait_for_ref
 from .connect import dashboard_url
-from .errors import ExecutionError, ExecutionTimeoutError
 from .worker import action_key, encode_call, task_for
 
 __all__ = ["RayJobExecutor"]
@@ -119,7 +119,7 @@ class RayJobExecutor(RayExecutorBase):
         run = _RUNS.get(job_id)
         if run is None or ray.wait([run.ref], timeout=0)[0]:
             return False
-        ray.cancel(run.ref)
+        cancel_ref(run.ref, job_id)
         return True
 
     def shutdown(self) -> None:

@@ -17,18 +17,17 @@ from typing import Any
 
 from ..actions import ActionRef, Progress, load_action
 from ..client import AsyncRayClient, Job, JobStatus, RayClient, RayClientError
+from ..errors import ExecutionError, ExecutionTimeoutError
 from .base import POLL_INTERVAL_S, SHOW_AFTER_S, BaseExecutor, new_job_id
-from .errors import ExecutionError, ExecutionTimeoutError
 from .progress import ProgressView, open_view
 from .runner import CALL_FILE, PICKLE_FILE, Markers, split_marker
 
-__all__ = ["RayJobsApiExecutor", "delete_settled"]
+__all__ = ["RayJobsApiExecutor"]
 
 TAIL_LINES = 200
 PROGRESS_READ_S = 0.5
 MAX_STATUS_POLL_S = 1.0
 LOG_TAIL_IN_ERRORS = 20
-DELETE_AFTER_S = 2.5
 _STARTING = Progress(message="starting (runtime env setup, then the driver)…")
 _OUTCOME = {JobStatus.SUCCEEDED: "done", JobStatus.FAILED: "failed", JobStatus.STOPPED: "cancelled"}
 
@@ -139,7 +138,7 @@ class RayJobsApiExecutor(BaseExecutor):
                     name = _SUBMITTED.get(job_id, (b"", "job"))[1]
                     view = view or open_view(f"{name} ({job_id})")
                     if elapsed >= next_read and job.driver_node_id:
-                        markers.feed(self._log_tail(job, TAIL_LINES))
+                        markers.feed(self.client.get_job_log_tail(job.submission_id, TAIL_LINES))
                         next_read = elapsed + PROGRESS_READ_S
                     view.update(Progress.from_dict(markers.event) if markers.event else _STARTING)
                 time.sleep(min(MAX_STATUS_POLL_S, POLL_INTERVAL_S * 2 ** (elapsed // 10)))
@@ -148,7 +147,7 @@ class RayJobsApiExecutor(BaseExecutor):
                 view.finish("cancelled", "stopped waiting; the job keeps running")
             raise
         if view is not None:
-            lines = markers.feed(self._log_tail(job, TAIL_LINES))
+            lines = markers.feed(self.client.get_job_log_tail(job.submission_id, TAIL_LINES))
             view.update(Progress.from_dict(markers.event) if markers.event else view.state)
             detail = "" if job.status == JobStatus.SUCCEEDED else self._error(job, markers, lines).summary
             view.finish(_OUTCOME.get(job.status, "failed"), detail)
@@ -165,11 +164,11 @@ class RayJobsApiExecutor(BaseExecutor):
             raise KeyError(f"job {job_id!r} was not submitted from this process: its result key is elsewhere")
         job = self._wait(job_id, timeout)
         markers = Markers(key)
-        lines = markers.feed(self._log_tail(job, TAIL_LINES))
+        lines = markers.feed(self.client.get_job_log_tail(job.submission_id, TAIL_LINES))
         needed = max(markers.expected("result"), markers.expected("error"))
         if needed and markers.payload("result") is None and markers.payload("error") is None:
             markers = Markers(key)  # a large result: read enough lines for all its chunks
-            lines = markers.feed(self._log_tail(job, needed + TAIL_LINES))
+            lines = markers.feed(self.client.get_job_log_tail(job.submission_id, needed + TAIL_LINES))
         if job.status == JobStatus.SUCCEEDED and (result := markers.payload("result")) is not None:
             return json.loads(result)
         raise self._error(job, markers, lines)
@@ -179,8 +178,8 @@ class RayJobsApiExecutor(BaseExecutor):
         return self.client.stop_job(job_id)
 
     def delete(self, job_id: str) -> bool:
-        """Delete a finished job (and forget its result key); see :func:`delete_settled`."""
-        deleted = delete_settled(self.client, job_id)
+        """Delete a finished job (and forget its result key)."""
+        deleted = self.client.delete_job(job_id)
         _SUBMITTED.pop(job_id, None)
         return deleted
 
@@ -189,25 +188,6 @@ class RayJobsApiExecutor(BaseExecutor):
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def _log_tail(self, job: Job, lines: int) -> list[str]:
-        """The last ``lines`` lines of the driver log, read from the end on the driver's node."""
-        if job.driver_node_id:
-            filename = f"job-driver-{job.submission_id}.log"
-            node = job.driver_node_id
-            params = {"node_id": node, "filename": filename, "lines": str(lines), "format": "text"}
-
-            async def read() -> bytes:
-                # The client has no public call for one log file's tail yet (see the report).
-                aio = self.client.aio
-                async with aio._stream("/api/v0/logs/file", params, aio.timeout) as body:
-                    return b"".join([chunk async for chunk in body])
-
-            try:
-                return self.client.submit(read()).result().decode(errors="replace").splitlines()
-            except RayClientError:
-                pass  # the state API may refuse (too many requests): read the whole log instead
-        return self.client.get_job_logs(job.id).splitlines()[-lines:]
 
     def _error(self, job: Job, markers: Markers, lines: list[str]) -> ExecutionError:
         """The ExecutionError for a job that did not return a result (``lines``: its log's end)."""
@@ -223,20 +203,6 @@ class RayJobsApiExecutor(BaseExecutor):
         message = job.message or "the job ended without a result"
         return ExecutionError(job.id, job.error_type or f"Job{str(job.status).title()}", message,
                               log_tail=tail, secrets=secret_values)
-
-
-def delete_settled(client: RayClient, job_id: str) -> bool:
-    """Delete a finished job once Ray is done with it.
-
-    Ray's job monitor still writes a job's status for about a second after it ends; a job
-    deleted in that window comes back as FAILED. So this waits until :data:`DELETE_AFTER_S`
-    after the job ended.
-    """
-    job = client.get_job(job_id)
-    if job.status.is_terminal() and job.end_time:
-        since_end = time.time() - job.end_time / 1000  # bounded below: clocks may differ
-        time.sleep(min(DELETE_AFTER_S, max(0.0, DELETE_AFTER_S - since_end)))
-    return client.delete_job(job_id)
 
 
 def _importable(target: ActionRef) -> str | None:

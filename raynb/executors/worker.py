@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from ..actions import ActionRef, Reporter, action_name, load_action
-from .errors import mask
+from ..errors import mask
 
 __all__ = [
     "ActionActor", "ActionFailed", "ProgressHub", "action_key", "describe_error", "encode_call",

@@ -1,6 +1,6 @@
-"""RayWidget and PollingWidget: client, background work, request/reply and static snapshots.
+"""RequestWidget, RayWidget and PollingWidget: background work, request/reply, static snapshots.
 
-Background work runs as coroutines on the client's private loop thread (``client.submit``);
+Background work runs as coroutines on a private loop thread (a RayWidget's is its client's);
 trait changes and custom messages are sent from there (ipykernel's comms are thread-safe).
 """
 
@@ -21,7 +21,7 @@ import anywidget
 import traitlets
 
 from ..client import BadRequestError, RayClient, RayClientError
-from ..client.errors import redact
+from ..errors import redact
 from ..magics._base import NOTEBOOK_LIMITS
 from ..render import Rendered
 
@@ -66,37 +66,36 @@ def join(*parts: Rendered) -> Rendered:
     return Rendered(html="".join(p.html for p in parts), text="\n\n".join(p.text for p in parts))
 
 
-class RayWidget(anywidget.AnyWidget):
-    """Base of raynb's widgets.
+class RequestWidget(anywidget.AnyWidget):
+    """Base of raynb's widgets: background work, request/reply and static snapshots.
 
-    - ``client``: the given RayClient, the session's, or a new one (closed with the widget).
+    - :meth:`spawn` runs a coroutine on the widget's loop (:meth:`_submit`); :meth:`close`
+      cancels what is still running.
     - Requests ``{"type": "request", "id", "method", "args"}`` call ``_rpc_<method>(**args)``:
-      an ``async def`` one runs on the client's loop (it does I/O), a plain one inline. The
-      answer is a ``reply`` message; errors are answered as one line, never raised.
+      an ``async def`` one runs on that loop (it does I/O), a plain one inline. The answer is
+      a ``reply`` message; errors are answered as one line, never raised.
     - ``_repr_mimebundle_`` adds ``text/plain`` and ``text/html`` snapshots of the state at
       display time, so a saved notebook shows something without the live widget.
     """
 
     _closed = True  # until __init__ is done: close() from __del__ has nothing to cancel
 
-    def __init__(self, *, client: RayClient | None = None, **traits: Any) -> None:
-        self._client, self._owns_client = resolve_client(client)
+    def __init__(self, **traits: Any) -> None:
         self._tasks: set[Future[Any]] = set()
         self._ready = threading.Event()  # set once there is state worth a snapshot
         self._closed = False
         super().__init__(**traits)
         self.on_msg(self._on_custom_msg)
 
-    @property
-    def client(self) -> RayClient:
-        return self._client
+    def _submit(self, coro: Coroutine[Any, Any, Any]) -> Future[Any]:
+        raise NotImplementedError
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> Future[Any]:
-        """Run ``coro`` on the client's loop; :meth:`close` cancels it."""
+        """Run ``coro`` on the widget's loop; :meth:`close` cancels it."""
         try:
             if self._closed:
                 raise RuntimeError(f"{type(self).__name__} is closed")
-            future = self._client.submit(coro)
+            future = self._submit(coro)
         except BaseException:
             coro.close()
             raise
@@ -105,14 +104,16 @@ class RayWidget(anywidget.AnyWidget):
         return future
 
     def close(self) -> None:
-        """Stop all background work and close the comm (and the client if the widget made it)."""
+        """Stop all background work and close the comm."""
         if not self._closed:
             self._closed = True
             for future in list(self._tasks):
                 future.cancel()
-            if self._owns_client:
-                self._client.close()
+            self._closed_hook()
         super().close()
+
+    def _closed_hook(self) -> None:
+        """Release what the widget owns (called once, by :meth:`close`)."""
 
     # -- requests from the front end ----------------------------------------------------
 
@@ -162,6 +163,27 @@ class RayWidget(anywidget.AnyWidget):
         data, metadata = bundle_
         snapshot = self.snapshot()
         return {**data, "text/plain": snapshot.text, "text/html": snapshot.html}, metadata
+
+
+class RayWidget(RequestWidget):
+    """A widget that talks to the Ray dashboard: ``client`` is the given RayClient, the
+    notebook session's (``%ray_connect``), or a new one (closed with the widget). Background
+    work runs on the client's loop thread."""
+
+    def __init__(self, *, client: RayClient | None = None, **traits: Any) -> None:
+        self._client, self._owns_client = resolve_client(client)
+        super().__init__(**traits)
+
+    @property
+    def client(self) -> RayClient:
+        return self._client
+
+    def _submit(self, coro: Coroutine[Any, Any, Any]) -> Future[Any]:
+        return self._client.submit(coro)
+
+    def _closed_hook(self) -> None:
+        if self._owns_client:
+            self._client.close()
 
 
 class PollingWidget(RayWidget):
