@@ -178,7 +178,7 @@ def test_resume_skips_completed_actions_and_finishes(ex: RayPipelineExecutor, fi
     failed = ex.submit(FULL, {"x": 1, "counter": files["counter"], "flag": files["flag"]})
     assert ex.wait(failed, timeout_seconds=300) is RunStatus.FAILED
     Path(files["flag"]).unlink()
-    resumed = ex.submit(FULL, {"mult": 10}, resume_from=failed)  # given params override restored ones
+    resumed = ex.resume(failed, {"mult": 10})  # given params override restored ones
     assert ex.wait(resumed, timeout_seconds=300) is RunStatus.COMPLETED
     final = ex.get_progress(resumed)
     assert final.resumed_from == failed

@@ -33,6 +33,7 @@ __all__ = ["PipelineDefinition", "RayPipelineExecutor"]
 NAMESPACE = "raynb-pipelines"  # run actors are named here, so any driver can cancel them
 WATCH_INTERVAL_S = 0.5
 _embedded: dict[str, Any] = {}  # services started in this process, by the URL asked for
+_definitions: dict[str, PipelineDefinition] = {}  # pipeline of each run submitted from this process
 _embedded_lock = threading.Lock()
 
 
@@ -138,10 +139,21 @@ class RayPipelineExecutor(RayExecutorBase):
             description=definition.description, actions=names, params=accumulated,
             resumed_from=resume_from, skipped=start,
         ))  # fmt: skip
+        _definitions[run_id] = definition
         if start < len(classes):
             self._start_actor(run_id, definition, start, accumulated, options)
         self._show(run_id)
         return run_id
+
+    def resume(self, run_id: str, params: Any = None) -> str:
+        """Resume a failed or cancelled run submitted from this process (see :meth:`submit`);
+        the new run id. ``params`` override the restored ones."""
+        if run_id not in _definitions:
+            raise PipelineResumeError(
+                f"cannot resume {run_id}: this process did not submit it, so its actions are unknown; "
+                "call submit(pipeline, resume_from=RUN_ID)")
+        old = self.get_progress(run_id)
+        return self.submit(_definitions[run_id], params, name=old.name, resume_from=run_id)
 
     def _load(self, action: ActionRef) -> type:
         """The action's class; an entrypoint string is looked up in a local working_dir first."""
