@@ -16,6 +16,11 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# The install also put the JupyterLab side panel and its server extension into .venv.
+.venv/bin/jupyter labextension list 2>&1 | grep "raynb v.*enabled.*OK" >/dev/null \
+    || { echo "the raynb JupyterLab extension is not active in .venv" >&2; exit 1; }
+.venv/bin/jupyter server extension list 2>&1 | grep "raynb.server.*enabled" >/dev/null \
+    || { echo "the raynb.server Jupyter server extension is not enabled in .venv" >&2; exit 1; }
 (cd js && npm test)
 export RAY_USAGE_STATS_ENABLED=0
 # pytest exits 5 when it collected no test: that is a failure here too.

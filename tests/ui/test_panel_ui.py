@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import socket
+
 import httpx
 from lab_helpers import OUTPUT, open_and_run, wait_status, write_notebook
 from ray_helpers import py_entrypoint
@@ -18,9 +21,22 @@ def _kernels(url: str) -> list[dict]:
     return response.json()
 
 
+def _set(url: str, plugin: str, values: dict) -> None:
+    """Settings of a JupyterLab plugin, through JupyterLab's settings API."""
+    response = httpx.put(f"{url}/lab/api/settings/{plugin}", json={"raw": json.dumps(values)},
+                         timeout=30, trust_env=False)  # fmt: skip
+    response.raise_for_status()
+
+
+def _set_address(url: str, address: str) -> None:
+    _set(url, "raynb:plugin", {"address": address})  # the panel's "Ray dashboard address"
+
+
 def _open_sidebar(page) -> None:
+    tab = page.locator('.jp-SideBar [title="Ray cluster and jobs"]')
+    tab.wait_for(timeout=90_000)
     if not page.locator(SIDEBAR).is_visible():
-        page.locator('.jp-SideBar [title="Ray cluster and jobs"]').click()
+        tab.click()
     page.locator(SIDEBAR).wait_for(state="visible", timeout=60_000)
 
 
@@ -34,6 +50,7 @@ def test_side_panel_without_a_kernel(lab, page, client: RayClient, dashboard_url
         httpx.delete(f"{url}/api/kernels/{kernel['id']}", timeout=60, trust_env=False).raise_for_status()
     job_id = client.submit_job(py_entrypoint(TICKER)).submission_id
     wait_status(client, job_id, {JobStatus.RUNNING})
+    _set(url, "@jupyterlab/apputils-extension:notification", {"fetchNews": "false"})  # no news toast
 
     page.goto(f"{url}/lab?reset")
     _open_sidebar(page)
@@ -47,9 +64,6 @@ def test_side_panel_without_a_kernel(lab, page, client: RayClient, dashboard_url
     tab = page.locator(f"#raynb-job-log-{job_id}")
     tab.locator('[data-testid="raynb-log-line"]', has_text="tick 10").wait_for(timeout=60_000)
     assert client.get_job_status(job_id) == JobStatus.RUNNING  # lines arrive while it runs
-    news = page.get_by_role("button", name="No", exact=True)  # JupyterLab's news question
-    if news.is_visible():
-        news.click()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / "side-panel.png"))
 
@@ -78,3 +92,24 @@ def test_side_panel_follows_ray_connect_and_outlives_the_kernel(lab, page, clien
     assert _kernels(url) == []
     second = client.submit_job(py_entrypoint("print('after shutdown')")).submission_id
     _job_row(page, second).get_by_text("SUCCEEDED", exact=True).wait_for(timeout=120_000)
+
+
+def test_side_panel_says_when_the_dashboard_is_unreachable(lab, page, dashboard_url: str) -> None:
+    url, _ = lab
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    _set_address(url, closed)
+    try:
+        page.goto(f"{url}/lab?reset")
+        _open_sidebar(page)
+        down = page.locator(f'{SIDEBAR} [data-testid="raynb-down"]')
+        down.filter(has_text=f"Ray dashboard unreachable at {closed} — retrying in").wait_for(timeout=60_000)
+        page.screenshot(path=str(OUTPUT / "side-panel-unreachable.png"))
+        _set_address(url, dashboard_url)
+        page.goto(f"{url}/lab?reset")
+        _open_sidebar(page)
+        page.locator(f'{SIDEBAR} [data-testid="raynb-source"]', has_text="JupyterLab settings").wait_for(timeout=60_000)
+        assert down.is_hidden()
+    finally:
+        _set_address(url, "")

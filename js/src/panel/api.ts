@@ -106,21 +106,3 @@ export class RayApi {
     return `jobs/${encodeURIComponent(id)}${tail}`;
   }
 }
-
-/** The JSON events of an NDJSON response body, as they arrive. */
-export async function* ndjson(response: Response): AsyncGenerator<any> {
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true });
-    let cut: number;
-    while ((cut = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 1);
-      if (line.trim()) yield JSON.parse(line);
-    }
-  }
-}

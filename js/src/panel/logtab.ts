@@ -6,7 +6,8 @@ import { Widget } from "@lumino/widgets";
 import { h, setChip } from "../lib/dom";
 import { LogPanel } from "../lib/logpanel";
 import { oneLine } from "../lib/requests";
-import { ApiError, ndjson, type RayApi } from "./api";
+import { ApiError, type RayApi } from "./api";
+import { ndjson } from "./ndjson";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -50,7 +51,7 @@ export class JobLogWidget extends Widget {
         const params = { skip: String(this.received) };
         const response = await this.api.fetch(this.api.jobPath(this.jobId, "/logs"), { signal: this.abort.signal }, params);
         this.panel.setNotice("");
-        for await (const event of ndjson(response)) {
+        for await (const event of ndjson(response.body!)) {
           if (event.lines) {
             this.panel.push(this.panel.nextSeq, event.lines);
             this.received += event.lines.length;
