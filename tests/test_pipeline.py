@@ -77,19 +77,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def connected(dashboard_url: str) -> None:
-    """This test process drives the test head; 'auto' finds it from RAY_API_SERVER_ADDRESS."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RAY_API_SERVER_ADDRESS", dashboard_url)
-    mp.delenv("RAY_ADDRESS", raising=False)
-    from raynb.executors.connect import connect
-
-    connect("auto")
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory):
     proc = ServiceProcess(tmp_path_factory.mktemp("pipeline-svc") / "pipelines.db").start()
     yield proc
@@ -161,7 +148,8 @@ def test_cancel_stops_the_ray_work(ex: RayPipelineExecutor, files, client: RayCl
     for snapshot in ex.stream_progress(run_id, timeout=300):
         if snapshot.actions[0].progress == 0.5:
             break  # the action is running, waiting at the gate
-    assert ex.cancel(run_id) is True
+    with RayPipelineExecutor(pipeline_service_url=ex.service.url) as other:  # finds the actor by name
+        assert other.cancel(run_id) is True
     assert ex.get_status(run_id) is RunStatus.CANCELLED
     final = ex.get_progress(run_id)
     assert final.actions[0].status is ActionStatus.FAILED and final.actions[0].error == "cancelled"
@@ -171,6 +159,13 @@ def test_cancel_stops_the_ray_work(ex: RayPipelineExecutor, files, client: RayCl
         return actors and all(a.state == "DEAD" for a in actors) and actors
     wait_until(dead_actor, "the run's actor is dead")
     assert ex.get_status(run_id) is RunStatus.CANCELLED and ex.cancel(run_id) is False
+
+
+async def test_stream_progress_async(ex: RayPipelineExecutor) -> None:
+    run_id = ex.submit(["pl_test_actions:Double"], {"a": 5})
+    statuses = [s.status async for s in ex.stream_progress_async(run_id, timeout=300)]
+    assert statuses[0] is RunStatus.PENDING and statuses[-1] is RunStatus.COMPLETED
+    assert ex.get_result(run_id) == {"a": 5, "b": 10}
 
 
 def test_resume_skips_completed_actions_and_finishes(ex: RayPipelineExecutor, files) -> None:

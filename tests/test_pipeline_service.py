@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +11,13 @@ from pipeline_helpers import ServiceProcess
 
 from raynb.errors import AuthError, BadRequestError, NotFoundError
 from raynb.pipeline.client import PipelineServiceClient
-from raynb.pipeline.models import ActionStatus, LogLine, PipelineProgress, RunCreate, RunStatus
+from raynb.pipeline.models import (
+    ActionStatus,
+    LogLine,
+    PipelineProgress,
+    RunCreate,
+    RunStatus,
+)
 
 TOKEN = "pipeline-t0ken-value"
 

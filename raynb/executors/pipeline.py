@@ -21,12 +21,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..actions import ActionRef, action_name, load_action
-from ..errors import ExecutionError, ExecutionTimeoutError, PipelineResumeError, RayClientError
+from ..errors import (
+    ExecutionError,
+    ExecutionTimeoutError,
+    PipelineResumeError,
+    RayClientError,
+)
 from ..pipeline.models import (
-    Checkpoint, LogLine, PipelineDefinition, PipelineProgress, RunCreate, RunStatus,
+    Checkpoint,
+    LogLine,
+    PipelineDefinition,
+    PipelineProgress,
+    RunCreate,
+    RunStatus,
 )  # fmt: skip
 from ..pipeline.worker import params_for, remote_pipeline_actor
 from .base import RayExecutorBase, new_job_id, validate_params
+from .connect import connect
 
 __all__ = ["PipelineDefinition", "RayPipelineExecutor"]
 
@@ -354,7 +365,8 @@ class RayPipelineExecutor(RayExecutorBase):
             cancelled = False  # it had ended
         with self._lock:
             actor = self._runs.pop(run_id, (None, None))[0]
-        if actor is None and ray.is_initialized():
+        if actor is None:  # submitted elsewhere: find its actor by name
+            connect(self.config.ray_address)
             try:
                 actor = ray.get_actor(actor_name(run_id), namespace=NAMESPACE)
             except ValueError:

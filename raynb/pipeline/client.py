@@ -16,7 +16,13 @@ from typing import Any
 import httpx
 
 from ..errors import (
-    AuthError, BadRequestError, NotFoundError, RayClientError, RayTimeoutError, ServerError, UnavailableError,
+    AuthError,
+    BadRequestError,
+    NotFoundError,
+    RayClientError,
+    RayTimeoutError,
+    ServerError,
+    UnavailableError,
     register_secret,
 )
 from .models import Checkpoint, LogLine, PipelineProgress, RunCreate

@@ -21,8 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from .models import (
-    ActionProgress, ActionReport, ActionStatus, Checkpoint, CheckpointReport, LogLine, LogReport,
-    PipelineProgress, RunCreate, RunStatus,
+    ActionProgress,
+    ActionReport,
+    ActionStatus,
+    Checkpoint,
+    CheckpointReport,
+    LogLine,
+    LogReport,
+    PipelineProgress,
+    RunCreate,
+    RunStatus,
 )  # fmt: skip
 
 __all__ = ["Conflict", "Store", "UnknownRun"]
