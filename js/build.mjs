@@ -8,7 +8,7 @@ import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const WIDGETS = ["logview", "jobs", "cluster", "serve"];
+const WIDGETS = ["logview", "jobs", "cluster", "serve", "pipeline"];
 const outdir = here("../raynb/static");
 
 const result = await build({

@@ -126,7 +126,7 @@ def _num(value: Any) -> str:
 
 _GREEN, _BLUE, _AMBER, _RED, _GREY = "#1f9e54", "#3884e6", "#d68c10", "#e14141", "#808080"
 _STATE_COLORS = {
-    "SUCCEEDED": _GREEN, "FINISHED": _GREEN, "ALIVE": _GREEN, "RUNNING": _BLUE,
+    "SUCCEEDED": _GREEN, "COMPLETED": _GREEN, "FINISHED": _GREEN, "ALIVE": _GREEN, "RUNNING": _BLUE,
     "FAILED": _RED, "DEAD": _RED, "STOPPED": _GREY,
 }
 _SERVE_COLORS = {
@@ -363,16 +363,19 @@ _RESOURCE_LABELS = {"CPU": "CPU", "GPU": "GPU", "memory": "memory", "objectStore
 _BYTE_RESOURCES = {"memory", "objectStoreMemory", "object_store_memory"}
 
 
+def bar_cell(frac: float, label: str, *, color: str = _BLUE) -> Cell:
+    """A bar filled to ``frac`` (0..1) followed by ``label``; ``[####......]`` in text."""
+    frac = min(max(frac, 0.0), 1.0)
+    fill = f'<div style="width:{frac * 100:.1f}%;height:100%;border-radius:2px;background:{color}"></div>'
+    bar = "#" * round(frac * 20)
+    return f'<div style="{_BAR_STYLE}">{fill}</div>{_esc(label)}', f"[{bar:.<20}] {label}"
+
+
 def _usage_cell(name: str, usage: ResourceUsage) -> Cell:
     fmt = human_bytes if name in _BYTE_RESOURCES else _num
     frac = min(max(usage.used / usage.total, 0.0), 1.0) if usage.total > 0 else 0.0
     label = f"{fmt(usage.used)} / {fmt(usage.total)} ({frac:.0%})"
-    fill = (
-        f'<div style="width:{frac * 100:.1f}%;height:100%;border-radius:2px;'
-        f'background:{_AMBER if frac >= 0.9 else _BLUE}"></div>'
-    )
-    bar = "#" * round(frac * 20)
-    return f'<div style="{_BAR_STYLE}">{fill}</div>{_esc(label)}', f"[{bar:.<20}] {label}"
+    return bar_cell(frac, label, color=_AMBER if frac >= 0.9 else _BLUE)
 
 
 def demand_text(demand: Any) -> str:

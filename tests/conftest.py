@@ -47,6 +47,19 @@ def dashboard_url(ray_head: TestHead) -> str:
     return ray_head.dashboard_url
 
 
+@pytest.fixture(scope="module")
+def connected(dashboard_url: str) -> None:
+    """This test process drives the test head; 'auto' finds it from RAY_API_SERVER_ADDRESS."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_API_SERVER_ADDRESS", dashboard_url)
+    mp.delenv("RAY_ADDRESS", raising=False)
+    from raynb.executors.connect import connect
+
+    connect("auto")
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def client(dashboard_url: str):
     with RayClient(dashboard_url) as c:

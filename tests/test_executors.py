@@ -97,19 +97,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(folder)
 
 
-@pytest.fixture(scope="module")
-def connected(dashboard_url: str) -> None:
-    """This test process drives the test head; 'auto' finds it from RAY_API_SERVER_ADDRESS."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RAY_API_SERVER_ADDRESS", dashboard_url)
-    mp.delenv("RAY_ADDRESS", raising=False)
-    from raynb.executors.connect import connect
-
-    connect("auto")
-    yield
-    mp.undo()
-
-
 @pytest.fixture
 def actor_ex(connected: None, workdir: str):
     with RayActorExecutor(working_dir=workdir, num_cpus=0.1, env={"API_TOKEN": SECRET}) as ex:

@@ -7,6 +7,7 @@ from typing import Any
 from ._base import RaySession
 from .cluster import ClusterMagics
 from .jobs import JobMagics
+from .pipeline import PipelineMagics
 from .serve import ServeMagics
 from .widgets import WidgetMagics
 
@@ -19,7 +20,7 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext raynb``: register the magics (Ray itself is not imported)."""
     session = RaySession()
     setattr(ipython, _session_key, session)
-    for magics in (ClusterMagics, JobMagics, ServeMagics, WidgetMagics):
+    for magics in (ClusterMagics, JobMagics, PipelineMagics, ServeMagics, WidgetMagics):
         ipython.register_magics(magics(ipython, session))
 
 

@@ -12,9 +12,15 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics
 from IPython.display import display
 
-from ..client import BadRequestError, RayClient, RayClientError, StreamLimits, UnavailableError
+from ..client import (
+    BadRequestError,
+    RayClient,
+    RayClientError,
+    StreamLimits,
+    UnavailableError,
+)
+from ..errors import ExecutorError, RaynbError
 from ..render import Rendered
-
 
 # The output area keeps only the last lines of a followed log, so memory stays flat
 # without the client's default stream limits; a long training log must not be cut.
@@ -75,9 +81,9 @@ class RaySession:
         return True
 
 
-def error_bundle(exc: RayClientError) -> Rendered:
-    """One red line for a client error: its status, what went wrong and what to do."""
-    text = f"✖ Ray error {exc}"
+def error_bundle(exc: RaynbError) -> Rendered:
+    """One red line for an error: what went wrong (a client error's status too) and what to do."""
+    text = f"✖ Ray error {exc}" if isinstance(exc, RayClientError) else f"✖ {exc}"
     return Rendered(
         html=(
             '<div class="raynb-error" style="color:var(--jp-error-color1,#d32f2f);'
@@ -88,8 +94,8 @@ def error_bundle(exc: RayClientError) -> Rendered:
 
 
 def reports_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Client errors become one red line (no traceback) and the magic returns None;
-    bad input (400) becomes a UsageError, which IPython also shows as one line."""
+    """raynb errors become one red line (no traceback) and the magic returns None; bad input
+    (a 400, or an executor's ValueError) becomes a UsageError, which IPython also shows as one line."""
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -97,6 +103,11 @@ def reports_errors(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(*args, **kwargs)
         except BadRequestError as exc:
             raise UsageError(exc.message) from None
+        except ExecutorError as exc:
+            if isinstance(exc, ValueError):
+                raise UsageError(str(exc)) from None
+            display(error_bundle(exc))
+            return None
         except RayClientError as exc:
             display(error_bundle(exc))
             return None

@@ -70,6 +70,10 @@ const KINDS: Record<string, StatusKind> = {
   PENDING: "warn",
   FAILED: "err",
   STOPPED: "idle",
+  // pipeline runs and their actions
+  COMPLETED: "ok",
+  CANCELLED: "idle",
+  SKIPPED: "idle",
   // nodes
   ALIVE: "ok",
   DEAD: "err",
@@ -98,4 +102,21 @@ export function isTerminalJob(status: string): boolean {
 
 export function isActiveJob(status: string): boolean {
   return status === "PENDING" || status === "RUNNING";
+}
+
+const isoTime = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
+
+/** "1.2 s" from start to end (or now while running); "" before the start. */
+export function elapsed(start: string | null | undefined, end: string | null | undefined, now = Date.now()): string {
+  const s = isoTime(start);
+  if (!Number.isFinite(s)) return "";
+  const e = isoTime(end);
+  return formatDuration((Number.isFinite(e) ? e : now) - s);
+}
+
+/** Metrics as `k=v` pairs, numbers to 4 significant digits. */
+export function formatMetrics(metrics: Record<string, unknown> | null | undefined): string {
+  return Object.entries(metrics ?? {})
+    .map(([k, v]) => `${k}=${typeof v === "number" && !Number.isInteger(v) ? Number(v.toPrecision(4)) : String(v)}`)
+    .join(", ");
 }
