@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import threading
 import time
 from typing import Any
+
+from ..errors import UnavailableError
 
 __all__ = ["connect", "dashboard_url", "resolve_ray_address", "upload_local_dirs"]
 
@@ -57,9 +60,9 @@ def connect(ray_address: str = "auto") -> None:
         return
     address = resolve_ray_address(ray_address)
     try:
-        context = ray.init(address=address)
+        context = ray.init(address=address, logging_level=logging.WARNING)  # no "Connecting…" lines
     except ConnectionError as exc:
-        raise ConnectionError(
+        raise UnavailableError(
             f"no Ray cluster at {address!r} ({exc}): start one with `ray start --head`, use "
             "ray_address='local', or set RAY_ADDRESS"
         ) from None
@@ -138,7 +141,7 @@ def _gcs_address_of(dashboard: str) -> str:
         name, _, address = line.partition(" ")
         if name == "raynb-gcs-address" and address.strip():
             return address.strip()
-    raise ConnectionError(
+    raise UnavailableError(
         f"could not learn the GCS address of the cluster behind {dashboard} (probe job "
         f"{job_id} ended {status}): set RAY_ADDRESS=host:port or pass ray_address="
     )

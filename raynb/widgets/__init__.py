@@ -1,7 +1,7 @@
-"""Live Jupyter widgets (anywidget) for Ray: a job's log, jobs, the cluster, Serve.
+"""Live Jupyter widgets (anywidget) for Ray: a job's log, jobs, the cluster, Serve, a pipeline run.
 
 Each widget is an ``anywidget.AnyWidget`` whose front end is ``raynb/static/<name>.js``
-(``logview``, ``jobs``, ``cluster``, ``serve``). The protocol between the two
+(``logview``, ``jobs``, ``cluster``, ``serve``, ``pipeline``). The protocol between the two
 (full text: the widgets protocol spec shared with ``js/src/widgets``):
 
 Python -> JS custom messages
@@ -20,6 +20,8 @@ Synced traits
     JobsTable: jobs, error, last_refresh, visible, log_job, log_status, log_final.
     ClusterPanel: nodes, totals, pending, error, visible, last_refresh.
     ServePanel: apps, error, visible, last_refresh.
+    PipelineProgressWidget (``raynb.widgets.pipeline``): run_id, progress, error; ``logs``
+    messages carry a run's new log lines; requests ``logs``, ``cancel``, ``resume``.
     ``visible`` is set by the front end; polling waits while it is False.
 
 Work runs on the RayClient's loop thread, never in the kernel's cell: a cell that shows a
