@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from pytest_jupyter.jupyter_server import *  # noqa: F403 - the jp_* fixtures
+from pytest_jupyter.jupyter_server import *  # jp_fetch and the fixtures it needs
 from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 from tornado.httpclient import HTTPClientError
 
@@ -74,6 +74,8 @@ def test_cluster_shows_the_head_node_and_resources(api):
     assert body["nodes_alive"] >= 1 and body["resources"]["CPU"]["total"] > 0
     head = body["nodes"][0]
     assert head["is_head_node"] and head["state"] == "ALIVE" and head["ip"]
+    code, apps = api("serve")  # empty while Serve is not running
+    assert code == 200 and all({"name", "status", "route_prefix"} <= set(a) for a in apps)
 
 
 def test_jobs_list_and_live_log_stream(api, client, tmp_path):

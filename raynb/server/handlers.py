@@ -28,7 +28,13 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado.iostream import StreamClosedError
 
-from ..client import AsyncRayClient, BadRequestError, RayClientError, StreamLimits, resolve_token
+from ..client import (
+    AsyncRayClient,
+    BadRequestError,
+    RayClientError,
+    StreamLimits,
+    resolve_token,
+)
 from . import payload
 from .connection import Connection, dashboard_link, resolve
 

@@ -15,20 +15,22 @@ def job(j: Job) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def node(n: NodeStats) -> dict[str, Any]:
+    return {
+        "node_id": n.node_id, "hostname": n.hostname, "ip": n.ip, "is_head_node": n.is_head_node,
+        "state": n.state, "cpu_percent": n.cpu_percent, "num_cpus": n.num_cpus,
+        "memory_used": n.memory_used, "memory_total": n.memory_total,
+    }  # fmt: skip
+
+
 def cluster(status: ClusterStatus, stats: list[NodeStats]) -> dict[str, Any]:
+    """Totals, then the nodes, head first."""
     return {
         "nodes_alive": status.nodes_alive,
         "nodes_dead": status.nodes_dead,
         "resources": {name: {"used": u.used, "total": u.total} for name, u in status.resources.items()},
         "pending_demand": status.pending_demand,
-        "nodes": [
-            {
-                "node_id": n.node_id, "hostname": n.hostname, "ip": n.ip, "is_head_node": n.is_head_node,
-                "state": n.state, "cpu_percent": n.cpu_percent, "num_cpus": n.num_cpus,
-                "memory_used": n.memory_used, "memory_total": n.memory_total,
-            }  # fmt: skip
-            for n in sorted(stats, key=lambda n: (not n.is_head_node, n.ip or ""))
-        ],
+        "nodes": [node(n) for n in sorted(stats, key=lambda n: (not n.is_head_node, n.ip or ""))],
     }
 
 
