@@ -7,6 +7,7 @@ synchronous and drive the server's loop themselves.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from pathlib import Path
@@ -41,6 +42,8 @@ def api(jp_fetch, jp_asyncio_loop, dashboard_url, monkeypatch, tmp_path):
                 jp_fetch("raynb", "api", *path, method=method, params=params, body=body, **kwargs)
             )
         except HTTPClientError as exc:
+            if exc.response is None:  # no answer at all (the client hung up)
+                raise
             response = exc.response
         text = response.body.decode()
         if response.headers.get("Content-Type", "").startswith("application/x-ndjson"):
@@ -109,6 +112,30 @@ def test_jobs_list_and_live_log_stream(api, client, tmp_path):
     code_, events = api("jobs", job_id, "logs", params={"skip": str(len(seen) - 1)})
     assert code_ == 200 and events[0] == {"lines": [seen[-1]]}
     assert events[-1]["end"] == "SUCCEEDED"
+
+
+def test_a_closed_log_stream_ends_the_tail_on_the_server(api, client, jp_asyncio_loop):
+    # One line, then silence: only the hang-up itself can tell the server to stop tailing.
+    job_id = client.submit_job(py_entrypoint("import time\nprint('x', flush=True)\ntime.sleep(3600)")).submission_id
+    wait_for_status(client, job_id, {JobStatus.RUNNING})
+
+    def hang_up(chunk: bytes) -> None:
+        raise ConnectionAbortedError  # the HTTP client closes the connection
+
+    with pytest.raises(HTTPClientError):
+        api("jobs", job_id, "logs", streaming_callback=hang_up)
+
+    async def tail_gone() -> bool:  # the server closes its tail of the job (Ray polls end)
+        for _ in range(1200):
+            if not [t for t in asyncio.all_tasks() if "_relay.<locals>.pump" in repr(t.get_coro())]:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    try:
+        assert jp_asyncio_loop.run_until_complete(tail_gone())
+    finally:
+        client.stop_job(job_id)
 
 
 def test_stop_really_stops_the_job_in_ray(api, client):
