@@ -117,13 +117,9 @@ def test_jobs_list_and_live_log_stream(api, client, tmp_path):
 def test_a_closed_log_stream_ends_the_tail_on_the_server(api, client, jp_asyncio_loop):
     # One line, then silence: only the hang-up itself can tell the server to stop tailing.
     job_id = client.submit_job(py_entrypoint("import time\nprint('x', flush=True)\ntime.sleep(3600)")).submission_id
-    wait_for_status(client, job_id, {JobStatus.RUNNING})
 
     def hang_up(chunk: bytes) -> None:
         raise ConnectionAbortedError  # the HTTP client closes the connection
-
-    with pytest.raises(HTTPClientError):
-        api("jobs", job_id, "logs", streaming_callback=hang_up)
 
     async def tail_gone() -> bool:  # the server closes its tail of the job (Ray polls end)
         for _ in range(1200):
@@ -133,6 +129,9 @@ def test_a_closed_log_stream_ends_the_tail_on_the_server(api, client, jp_asyncio
         return False
 
     try:
+        wait_for_status(client, job_id, {JobStatus.RUNNING})
+        with pytest.raises(HTTPClientError):
+            api("jobs", job_id, "logs", streaming_callback=hang_up)
         assert jp_asyncio_loop.run_until_complete(tail_gone())
     finally:
         client.stop_job(job_id)
@@ -140,11 +139,14 @@ def test_a_closed_log_stream_ends_the_tail_on_the_server(api, client, jp_asyncio
 
 def test_stop_really_stops_the_job_in_ray(api, client):
     job_id = client.submit_job(py_entrypoint("import time\nwhile True: time.sleep(0.1)")).submission_id
-    wait_for_status(client, job_id, {JobStatus.RUNNING})
-    code, body = api("jobs", job_id, "stop", method="POST")
-    assert code == 200 and body["stopped"] is True and body["job"]["id"] == job_id
-    assert wait_terminal(client, job_id) == JobStatus.STOPPED
-    assert api("jobs", job_id)[1]["status"] == "STOPPED"
+    try:
+        wait_for_status(client, job_id, {JobStatus.RUNNING})
+        code, body = api("jobs", job_id, "stop", method="POST")
+        assert code == 200 and body["stopped"] is True and body["job"]["id"] == job_id
+        assert wait_terminal(client, job_id) == JobStatus.STOPPED
+        assert api("jobs", job_id)[1]["status"] == "STOPPED"
+    finally:
+        client.stop_job(job_id)  # only matters if the test failed
 
 
 def test_unreachable_dashboard_is_a_clear_503(api):

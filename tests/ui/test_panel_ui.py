@@ -49,30 +49,33 @@ def test_side_panel_without_a_kernel(lab, page, client: RayClient, dashboard_url
     for kernel in _kernels(url):  # other browser tests leave kernels behind
         httpx.delete(f"{url}/api/kernels/{kernel['id']}", timeout=60, trust_env=False).raise_for_status()
     job_id = client.submit_job(py_entrypoint(TICKER)).submission_id
-    wait_status(client, job_id, {JobStatus.RUNNING})
-    _set(url, "@jupyterlab/apputils-extension:notification", {"fetchNews": "false"})  # no news toast
+    try:
+        wait_status(client, job_id, {JobStatus.RUNNING})
+        _set(url, "@jupyterlab/apputils-extension:notification", {"fetchNews": "false"})  # no news toast
 
-    page.goto(f"{url}/lab?reset")
-    _open_sidebar(page)
-    sidebar = page.locator(SIDEBAR)
-    sidebar.locator('[data-testid="raynb-address"]', has_text=dashboard_url).wait_for(timeout=60_000)
-    sidebar.locator('[data-testid="raynb-node"]', has_text="head").wait_for(timeout=60_000)
-    _job_row(page, job_id).get_by_text("RUNNING", exact=True).wait_for(timeout=60_000)
-    assert _kernels(url) == []  # all of it came through the server extension
+        page.goto(f"{url}/lab?reset")
+        _open_sidebar(page)
+        sidebar = page.locator(SIDEBAR)
+        sidebar.locator('[data-testid="raynb-address"]', has_text=dashboard_url).wait_for(timeout=60_000)
+        sidebar.locator('[data-testid="raynb-node"]', has_text="head").wait_for(timeout=60_000)
+        _job_row(page, job_id).get_by_text("RUNNING", exact=True).wait_for(timeout=60_000)
+        assert _kernels(url) == []  # all of it came through the server extension
 
-    _job_row(page, job_id).click()  # its log streams into a main-area tab
-    tab = page.locator(f"#raynb-job-log-{job_id}")
-    tab.locator('[data-testid="raynb-log-line"]', has_text="tick 10").wait_for(timeout=60_000)
-    assert client.get_job_status(job_id) == JobStatus.RUNNING  # lines arrive while it runs
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(OUTPUT / "side-panel.png"))
+        _job_row(page, job_id).click()  # its log streams into a main-area tab
+        tab = page.locator(f"#raynb-job-log-{job_id}")
+        tab.locator('[data-testid="raynb-log-line"]', has_text="tick 10").wait_for(timeout=60_000)
+        assert client.get_job_status(job_id) == JobStatus.RUNNING  # lines arrive while it runs
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "side-panel.png"))
 
-    _job_row(page, job_id).locator('[data-testid="raynb-stop"]').click()
-    page.locator(".jp-Dialog").get_by_role("button", name="Stop job").click()
-    assert wait_status(client, job_id, {JobStatus.STOPPED, JobStatus.FAILED}) == JobStatus.STOPPED
-    _job_row(page, job_id).get_by_text("STOPPED", exact=True).wait_for(timeout=60_000)
-    tab.locator('[data-testid="raynb-final"]', has_text="STOPPED").wait_for(timeout=60_000)
-    assert _kernels(url) == []
+        _job_row(page, job_id).locator('[data-testid="raynb-stop"]').click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Stop job").click()
+        assert wait_status(client, job_id, {JobStatus.STOPPED, JobStatus.FAILED}) == JobStatus.STOPPED
+        _job_row(page, job_id).get_by_text("STOPPED", exact=True).wait_for(timeout=60_000)
+        tab.locator('[data-testid="raynb-final"]', has_text="STOPPED").wait_for(timeout=60_000)
+        assert _kernels(url) == []
+    finally:
+        client.stop_job(job_id)  # only matters if the test failed
 
 
 def test_side_panel_follows_ray_connect_and_outlives_the_kernel(lab, page, client: RayClient, dashboard_url: str) -> None:

@@ -26,6 +26,7 @@ const MAX_BACKOFF_MS = 120_000;
 
 export class RaySidebar extends Widget {
   readonly poll: Poll;
+  private bodyEl = h("div", { hidden: true }); // shown once the cluster answered
   private connEl = h("div", { class: "raynb-kv", testid: "raynb-connection" });
   private downEl = h("div", { class: "raynb-down", testid: "raynb-down", hidden: true });
   private clusterEl = h("div", { testid: "raynb-cluster-summary" });
@@ -50,6 +51,9 @@ export class RaySidebar extends Widget {
     this.node.append(
       h("div", { class: "raynb-toolbar" }, h("b", { text: "Ray" }), h("span", { class: "raynb-spacer" }), refresh),
       this.downEl,
+      this.bodyEl,
+    );
+    this.bodyEl.append(
       this.connEl,
       h("div", { class: "raynb-h", text: "Cluster" }),
       this.clusterEl,
@@ -59,7 +63,7 @@ export class RaySidebar extends Widget {
       this.jobsEl,
       h("div", { class: "raynb-h", text: "Serve" }),
       this.serveEl,
-    );  // prettier-ignore
+    );
     this.poll = new Poll({
       auto: false,
       factory: () => this.refresh(),
@@ -98,11 +102,12 @@ export class RaySidebar extends Widget {
       const address = e instanceof ApiError && e.address ? e.address : this.api.address || "the configured address";
       const reason = e instanceof ApiError && e.status === 503 ? `Ray dashboard unreachable at ${address}` : oneLine(e);
       this.down = { text: reason, retryAt: 0 };
-      this.connEl.classList.add("raynb-dim");
+      this.bodyEl.classList.add("raynb-stale"); // what the cluster said last, greyed
       throw e; // the poll backs off
     }
     this.down = null;
-    this.connEl.classList.remove("raynb-dim");
+    this.bodyEl.hidden = false;
+    this.bodyEl.classList.remove("raynb-stale");
     this.renderConnection(status);
     const [cluster, jobs, serve] = await Promise.allSettled([
       this.api.json<Cluster>("cluster"),

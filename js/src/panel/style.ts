@@ -20,6 +20,7 @@ const PANEL_CSS = `
 .raynb-job-head, .raynb-job-sub { display: flex; align-items: center; gap: 6px; min-width: 0; }
 .raynb-job-id, .raynb-job-cmd { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .raynb-job-sub { font-size: 12px; margin-top: 1px; }
+.raynb-stale { opacity: .55; }
 .raynb-down { padding: 6px 8px; border-radius: 3px; margin: 6px 0;
   color: var(--jp-warn-color1, #f57c00); background: rgba(245,124,0,.12); overflow-wrap: anywhere; }
 .raynb-logtab { display: flex; flex-direction: column; height: 100%; padding: 4px 8px; }
