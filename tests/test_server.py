@@ -8,8 +8,10 @@ synchronous and drive the server's loop themselves.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -191,3 +193,32 @@ def test_state_file_keeps_the_address_only(tmp_path, monkeypatch):
     assert set(saved) == {"address", "time"} and saved["address"] == "http://10.0.0.5:8265"
     assert last_connect() == "http://10.0.0.5:8265"
     assert last_connect(since=saved["time"] + 1) is None  # made before this server started
+
+
+def test_the_server_token_goes_only_to_the_server_dashboard(api, dashboard_url, monkeypatch):
+    """A dashboard address typed into the setting never receives the server's token."""
+    seen: list[str | None] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "server-side-s3cret-token")
+    monkeypatch.setenv("RAY_API_SERVER_ADDRESS", f"http://127.0.0.1:{other.server_port}")
+    try:
+        assert api("status", address=None)[0] == 401  # the server's own dashboard gets the token
+        assert seen == ["Bearer server-side-s3cret-token"]
+        monkeypatch.setenv("RAY_API_SERVER_ADDRESS", dashboard_url)
+        code, body = api("status", address=f"http://127.0.0.1:{other.server_port}")
+        assert code == 401 and "s3cret" not in json.dumps(body)
+        assert seen[1:] == [None]  # another address: no token
+    finally:
+        other.shutdown()
+        other.server_close()

@@ -3,7 +3,9 @@
 Order: the panel's JupyterLab setting > the last ``%ray_connect`` made in a kernel since
 this Jupyter server started > the environment (``RAY_API_SERVER_ADDRESS``, ``RAY_ADDRESS``)
 > http://127.0.0.1:8265. The token always comes from the server's environment or token
-file (``raynb.client.resolve_token``); it never travels to or from the browser.
+file (``raynb.client.resolve_token``); it never travels to or from the browser, and it
+goes only to the dashboard the server's environment names (or the default one): an address
+typed into the setting or a kernel's ``%ray_connect`` elsewhere never receives it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,21 @@ class Connection:
     address: str
     source: str  # "settings" | "%ray_connect" | "environment" | "default"
 
+    @property
+    def token(self) -> str | None:
+        """The client's ``token=``: None (the server's own token) for the server's dashboard,
+        "" (no token) for any other address."""
+        return None if urlsplit(self.address).netloc == urlsplit(_server_address()).netloc else ""
+
+
+def _from_environment() -> bool:
+    ray_address = os.environ.get("RAY_ADDRESS", "")
+    return bool(os.environ.get("RAY_API_SERVER_ADDRESS", "").strip()) or ray_address.startswith(("http://", "https://"))
+
+
+def _server_address() -> str:
+    return resolve_address(None) if _from_environment() else DEFAULT_ADDRESS
+
 
 def resolve(setting: str | None, since: float) -> Connection:
     """The dashboard to use; ``since`` is when the server started (older connects are stale)."""
@@ -30,8 +47,7 @@ def resolve(setting: str | None, since: float) -> Connection:
         return Connection(resolve_address(setting), "settings")
     if connected := last_connect(since):
         return Connection(resolve_address(connected), "%ray_connect")
-    ray_address = os.environ.get("RAY_ADDRESS", "")
-    if os.environ.get("RAY_API_SERVER_ADDRESS", "").strip() or ray_address.startswith(("http://", "https://")):
+    if _from_environment():
         return Connection(resolve_address(None), "environment")
     return Connection(DEFAULT_ADDRESS, "default")
 

@@ -62,7 +62,7 @@ class RayHandler(APIHandler):
         try:
             conn = self.connection()
             address = conn.address
-            async with AsyncRayClient(conn.address, timeout=TIMEOUT_S) as ray:
+            async with AsyncRayClient(conn.address, token=conn.token, timeout=TIMEOUT_S) as ray:
                 result = await call(ray, conn)
         except RayClientError as exc:
             self.fail(exc, address)
@@ -154,7 +154,7 @@ class LogsHandler(RayHandler):
                 raise BadRequestError(f"skip must be a whole number of lines, got {skip!r}")
             conn = self.connection()
             address = conn.address
-            async with AsyncRayClient(conn.address, timeout=TIMEOUT_S, limits=UNLIMITED) as ray:
+            async with AsyncRayClient(conn.address, token=conn.token, timeout=TIMEOUT_S, limits=UNLIMITED) as ray:
                 job = await ray.get_job(job_id)  # an unknown id still gets a real 404
                 self.set_header("Content-Type", "application/x-ndjson")
                 self.set_header("Cache-Control", "no-cache")
