@@ -249,3 +249,45 @@ def test_embedded_service_started_once_when_none_answers(
     said = capfd.readouterr().err
     assert said.count("no pipeline service answered at") == 1 and "embedded.db" in said
     assert (tmp_path / "embedded.db").exists()
+
+
+CLIENT_SCRIPT = '''
+import json, sys
+sys.path.insert(0, sys.argv[3])  # the working_dir: its classes are sent as classes
+from pl_test_actions import Double
+from raynb.actions import Action
+from raynb.executors import RayPipelineExecutor
+
+class Where(Action):
+    def execute(self):
+        import raynb
+        return {"where": raynb.__file__}
+
+address, service = sys.argv[1], sys.argv[2]
+with RayPipelineExecutor(ray_address=address, working_dir=sys.argv[3], pipeline_service_url=service,
+                         num_cpus=0.1, include_raynb=True) as ex:
+    run_id = ex.submit([Double, Where, "pl_test_actions:Double"], {"a": 2})
+    print("result:", json.dumps(ex.get_result(run_id, timeout=300)))
+'''
+
+
+def test_ray_client_mode(ray_head, service: ServiceProcess, workdir: Path, tmp_path: Path) -> None:
+    """Through ray://: classes from the working_dir and from __main__, raynb shipped to the worker."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if not ray_head.client_address:
+        pytest.skip("no Ray Client address (set RAYNB_TEST_RAY_CLIENT when reusing a head)")
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
+    for _ in range(2):  # Ray's client proxy sometimes fails to spawn its per-client server
+        done = subprocess.run(
+            [sys.executable, "-c", CLIENT_SCRIPT, ray_head.client_address, service.url, str(workdir)],
+            capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+        )
+        if "Starting Ray client server failed" not in done.stderr:
+            break
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(next(ln for ln in done.stdout.splitlines() if ln.startswith("result:"))[7:])
+    assert result["b"] == 4 and "runtime_resources" in result["where"]

@@ -129,11 +129,18 @@ def test_sse_reconnect_with_last_event_id_misses_no_event(client: PipelineServic
 
 
 def test_sse_after_the_end_replays_and_closes(client: PipelineServiceClient) -> None:
+    """A stream opened after the end gets the logs and the final snapshot (earlier snapshots
+    were superseded and dropped), then closes; the ended run takes no more reports."""
     new_run(client, "sse-ended", actions=1)
+    client.request("POST", "/runs/sse-ended/actions/0", json={"status": "RUNNING", "progress": 0.5})
+    client.request("POST", "/runs/sse-ended/logs", json={"messages": ["a run note"]})
     client.cancel("sse-ended")
     events = list(client.events("sse-ended", timeout=30))
-    assert [e.status for _, e in events] == [RunStatus.PENDING, RunStatus.CANCELLED]
+    assert [type(e) for _, e in events] == [LogLine, PipelineProgress]
+    assert events[0][1].message == "a run note" and events[1][1].status is RunStatus.CANCELLED
     assert list(client.events("sse-ended", last_event_id=events[-1][0], timeout=30)) == []
+    with pytest.raises(BadRequestError, match="has ended"):
+        client.request("POST", "/runs/sse-ended/logs", json={"messages": ["late"]})
 
 
 def test_sse_format_and_heartbeat(service: ServiceProcess, client: PipelineServiceClient) -> None:

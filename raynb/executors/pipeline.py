@@ -206,7 +206,10 @@ class RayPipelineExecutor(RayExecutorBase):
             "token": self._token, "actions": [a if isinstance(a, str) else action_name(a) for a in definition.actions],
             "start": start, "params": params, "secret_names": self.config.secret_names,
         })  # fmt: skip
-        classes = [a if isinstance(a, type) else None for a in definition.actions]
+        import ray.cloudpickle as cloudpickle
+
+        # Pickled here, unpickled in the actor: a Ray Client server need not import the classes.
+        classes = cloudpickle.dumps([a if isinstance(a, type) else None for a in definition.actions])
         try:
             actor = remote_pipeline_actor().options(name=actor_name(run_id), namespace=NAMESPACE, **options).remote()
             ref = actor.run.remote(call, classes)
@@ -228,10 +231,10 @@ class RayPipelineExecutor(RayExecutorBase):
                 runs = dict(self._runs)
             if not runs or self._client is None:  # nothing left, or closed
                 return
-            refs = {ref: run_id for run_id, (_, ref) in runs.items()}
             try:
+                refs = {ref: run_id for run_id, (_, ref) in runs.items()}
                 done, _ = ray.wait(list(refs), num_returns=1, timeout=WATCH_INTERVAL_S)
-            except Exception:  # Ray shut down under us
+            except Exception:  # Ray shut down, or its client connection broke, under us
                 return
             for ref in done:
                 run_id = refs[ref]

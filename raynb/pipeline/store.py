@@ -6,6 +6,10 @@ snapshot, ``log`` per line) under the next sequence number, so an SSE client tha
 with ``Last-Event-ID`` gets exactly what it missed, across service restarts too. After each
 commit ``on_change(run_id)`` is called: the app wakes that run's streams (no polling).
 
+When a run ends, its earlier ``progress`` events are dropped: a stream opened after the end
+gets the log events it missed and the final snapshot, and the file does not grow with every
+progress report of finished runs.
+
 Errors: :class:`UnknownRun` (404), :class:`Conflict` (409: the run has ended or exists).
 """
 
@@ -299,6 +303,8 @@ class Store:
                         ActionStatus.RUNNING.value))
         db.execute("UPDATE runs SET status=?, error=?, finished_at=?, result=? WHERE run_id=?",
                    (status.value, error, now, result, run_id))
+        # The final snapshot (appended as this change commits) supersedes the earlier ones.
+        db.execute("DELETE FROM events WHERE run_id=? AND kind='progress'", (run_id,))
 
     def _event(self, db: sqlite3.Connection, run_id: str, kind: str, data: str) -> None:
         seq = db.execute("UPDATE runs SET last_seq=last_seq+1 WHERE run_id=? RETURNING last_seq",

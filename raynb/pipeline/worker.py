@@ -128,12 +128,23 @@ class _LogTee(io.TextIOBase):
 class PipelineActor:
     """One per run: runs the run's actions in order, from ``start``, and reports each step."""
 
-    def run(self, call: str, classes: Sequence[type | None]) -> str:
-        """Run the call (JSON: run_id, service_url, token, actions, start, params, secret_names);
-        ``classes[i]`` is the class of action ``i`` when it was given as a class.
+    def run(self, call: str, pickled_classes: bytes) -> str:
+        """Run the call (JSON: run_id, service_url, token, actions, start, params, secret_names).
+        ``pickled_classes`` (cloudpickle, unpickled here, where the working_dir is importable)
+        holds the class of each action given as a class, None for entrypoint strings.
         Returns ``{"status", "params"}`` as JSON; failures are reported, not raised."""
         c = json.loads(call)
         run, sender, params = c["run_id"], Sender(c["service_url"], c.get("token")), dict(c["params"])
+        try:
+            import ray.cloudpickle as cloudpickle
+
+            classes: Sequence[type | None] = cloudpickle.loads(pickled_classes)
+        except Exception as exc:  # e.g. the module of a class is not importable here
+            failure = describe_error(exc, c["secret_names"])
+            error = f"{failure['type']}: {failure['message']}"
+            sender.post(f"/runs/{run}/actions/{c['start']}", {"status": "FAILED", "error": error})
+            sender.flush()
+            return json.dumps({"status": "FAILED", "params": params})
         status = "COMPLETED"
         for index in range(c["start"], len(c["actions"])):
             if sender.ended:
