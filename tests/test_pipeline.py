@@ -236,6 +236,18 @@ def test_service_killed_mid_run_loses_no_checkpoint(connected: None, workdir: Pa
         service.stop()
 
 
+def test_reports_that_never_arrive_fail_the_run_with_advice(connected: None, service, workdir: Path) -> None:
+    """The actors report to an address nobody answers: the action still runs, and when the run
+    returns the executor fails it with a message saying what to set."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with RayPipelineExecutor(working_dir=str(workdir), pipeline_service_url=service.url,
+                             actor_pipeline_service_url=nowhere, num_cpus=0.1) as lost:
+        run_id = lost.submit(["pl_test_actions:Double"], {"a": 1})
+        assert lost.wait(run_id, timeout_seconds=300) is RunStatus.FAILED
+        error = lost.get_progress(run_id).error
+    assert error.startswith(f"the run's reports did not reach {nowhere} from Ray: set actor_pipeline_service_url")
+
+
 def test_embedded_service_started_once_when_none_answers(
     connected: None, workdir: Path, files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd
 ) -> None:

@@ -206,7 +206,7 @@ class RayPipelineExecutor(RayExecutorBase):
             "token": self._token, "actions": [a if isinstance(a, str) else action_name(a) for a in definition.actions],
             "start": start, "params": params, "secret_names": self.config.secret_names,
         })  # fmt: skip
-        import ray.cloudpickle as cloudpickle
+        from ray import cloudpickle
 
         # Pickled here, unpickled in the actor: a Ray Client server need not import the classes.
         classes = cloudpickle.dumps([a if isinstance(a, type) else None for a in definition.actions])
@@ -240,7 +240,10 @@ class RayPipelineExecutor(RayExecutorBase):
                 run_id = refs[ref]
                 actor, _ = runs[run_id]
                 try:
-                    ray.get(ref)
+                    if json.loads(ray.get(ref))["unsent"]:
+                        self._fail_quietly(run_id, (
+                            f"the run's reports did not reach {self.actor_pipeline_service_url or self.service.url}"
+                            " from Ray: set actor_pipeline_service_url to an address the cluster reaches"))
                 except Exception as exc:  # killed, crashed, node lost
                     self._fail_quietly(run_id, f"the run's Ray actor died: {type(exc).__name__}")
                 with self._lock:

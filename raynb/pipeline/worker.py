@@ -31,7 +31,7 @@ __all__ = ["PipelineActor", "Sender", "params_for", "remote_pipeline_actor"]
 
 ATTEMPTS = 3
 RETRY_IDLE_S = 1.0
-FLUSH_S = 30.0  # at the end of a run, wait this long at most for unsent reports
+FLUSH_S = 20.0  # at the end of a run, wait this long at most for unsent reports
 
 
 class Sender:
@@ -132,11 +132,12 @@ class PipelineActor:
         """Run the call (JSON: run_id, service_url, token, actions, start, params, secret_names).
         ``pickled_classes`` (cloudpickle, unpickled here, where the working_dir is importable)
         holds the class of each action given as a class, None for entrypoint strings.
-        Returns ``{"status", "params"}`` as JSON; failures are reported, not raised."""
+        Returns ``{"status", "params", "unsent"}`` as JSON (``unsent``: some reports never reached
+        the service); failures are reported, not raised."""
         c = json.loads(call)
         run, sender, params = c["run_id"], Sender(c["service_url"], c.get("token")), dict(c["params"])
         try:
-            import ray.cloudpickle as cloudpickle
+            from ray import cloudpickle
 
             classes: Sequence[type | None] = cloudpickle.loads(pickled_classes)
         except Exception as exc:  # e.g. the module of a class is not importable here
@@ -153,8 +154,8 @@ class PipelineActor:
             if not self._step(sender, run, index, classes[index] or c["actions"][index], params, c["secret_names"]):
                 status = "FAILED"
                 break
-        sender.flush()
-        return json.dumps({"status": status, "params": params})
+        delivered = sender.flush()
+        return json.dumps({"status": status, "params": params, "unsent": not delivered})
 
     def _step(self, sender: Sender, run: str, index: int, action: Any, params: dict[str, Any],
               secret_names: list[str]) -> bool:
