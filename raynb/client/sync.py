@@ -22,7 +22,7 @@ from .aio import AsyncRayClient
 T = TypeVar("T")
 
 
-class _LoopThread:
+class LoopThread:
     """An asyncio loop running forever in a daemon thread."""
 
     def __init__(self) -> None:
@@ -51,7 +51,7 @@ class _LoopThread:
             self.loop.close()
 
 
-def _close(runner: _LoopThread, client: AsyncRayClient) -> None:
+def _close(runner: LoopThread, client: AsyncRayClient) -> None:
     if runner.loop.is_running():
         try:
             runner.submit(client.aclose()).result(timeout=5)
@@ -68,7 +68,7 @@ class RayClient:
     """
 
     def __init__(self, address: str | None = None, **kwargs: Any) -> None:
-        self._runner = _LoopThread()
+        self._runner = LoopThread()
         try:
             self._async: AsyncRayClient = self._runner.run(_make_async(address, kwargs))
         except BaseException:
@@ -107,16 +107,21 @@ class RayClient:
         return f"RayClient({self.address!r})"
 
     def _iterate(self, agen: Any) -> Iterator[Any]:
-        try:
-            while True:
-                try:
-                    item = self._runner.run(anext(agen))
-                except StopAsyncIteration:
-                    return
-                yield item
-        finally:
-            if self._runner.loop.is_running():
-                self._runner.run(agen.aclose())
+        return iterate(self._runner, agen)
+
+
+def iterate(runner: LoopThread, agen: Any) -> Iterator[Any]:
+    """An async generator's items, each awaited on ``runner``'s loop; closed when left."""
+    try:
+        while True:
+            try:
+                item = runner.run(anext(agen))
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        if runner.loop.is_running():
+            runner.run(agen.aclose())
 
 
 async def _make_async(address: str | None, kwargs: dict[str, Any]) -> AsyncRayClient:

@@ -125,41 +125,19 @@ class PipelineServiceClient:
         return PipelineProgress.model_validate(self.request("POST", f"/runs/{run_id}/fail", json={"error": error}))
 
     def events(self, run_id: str, last_event_id: int = 0, timeout: float = 3600) -> Iterator[tuple[int, Any]]:
+        """:meth:`aevents` for a plain ``for`` (on a private event-loop thread)."""
+        from ..client.sync import LoopThread, iterate
+
+        runner = LoopThread()
+        try:
+            yield from iterate(runner, self.aevents(run_id, last_event_id, timeout))
+        finally:
+            runner.stop()
+
+    async def aevents(self, run_id: str, last_event_id: int = 0, timeout: float = 3600) -> AsyncIterator[tuple[int, Any]]:
         """``(event id, PipelineProgress | LogLine)`` after ``last_event_id``, live, until the
         run's terminal snapshot or ``timeout`` seconds. A broken stream is re-opened from the
         last event received, so none is missed or repeated."""
-        from httpx_sse import connect_sse
-
-        deadline = time.monotonic() + timeout
-        broken_since: float | None = None
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                read = httpx.Timeout(self._timeout, read=min(STREAM_READ_S, left))
-                with connect_sse(self._http, "GET", f"/runs/{run_id}/events", timeout=read,
-                                 headers={"Last-Event-ID": str(last_event_id)}) as source:
-                    _raise_for(source.response, f"pipeline service GET /runs/{run_id}/events")
-                    broken_since = None
-                    for sse in source.iter_sse():
-                        model = decode_event(sse.event, sse.data) if sse.id else None
-                        if model is None:
-                            continue
-                        last_event_id = int(sse.id)
-                        yield last_event_id, model
-                        if isinstance(model, PipelineProgress) and model.status.is_terminal():
-                            return
-                    if self.get_run(run_id).status.is_terminal():
-                        return
-            except httpx.TransportError as exc:
-                broken_since = broken_since or time.monotonic()
-                if time.monotonic() - broken_since > RECONNECT_S:
-                    raise UnavailableError(
-                        f"the event stream of pipeline run {run_id} broke and {self.url} did not come "
-                        f"back within {RECONNECT_S:g}s ({type(exc).__name__})"
-                    ) from None
-                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-
-    async def aevents(self, run_id: str, last_event_id: int = 0, timeout: float = 3600) -> AsyncIterator[tuple[int, Any]]:
-        """:meth:`events` for ``async for``."""
         from httpx_sse import aconnect_sse
 
         deadline = time.monotonic() + timeout

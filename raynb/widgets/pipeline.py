@@ -13,7 +13,7 @@ from typing import Any
 
 import traitlets
 
-from ..client.sync import _LoopThread
+from ..client.sync import LoopThread
 from ..errors import RayClientError
 from ..render import Rendered
 from ..render_pipeline import pipeline_card
@@ -40,7 +40,7 @@ class PipelineProgressWidget(RequestWidget):
 
     def __init__(self, executor: Any, run_id: str) -> None:
         self._executor = executor
-        self._loop = _LoopThread()
+        self._loop = LoopThread()
         weakref.finalize(self, self._loop.stop)
         self._logs: deque[dict[str, Any]] = deque(maxlen=HELD_LOG_LINES)
         self._unsent: list[dict[str, Any]] = []
