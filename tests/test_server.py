@@ -39,6 +39,7 @@ def api(jp_fetch, jp_asyncio_loop, dashboard_url, monkeypatch, tmp_path):
     def call(*path, method="GET", params=None, address=dashboard_url, **kwargs):
         params = {**({"address": address} if address else {}), **(params or {})}
         body = b"" if method == "POST" else None
+        asyncio.set_event_loop(jp_asyncio_loop)  # an earlier async test may have unset it
         try:
             response = jp_asyncio_loop.run_until_complete(
                 jp_fetch("raynb", "api", *path, method=method, params=params, body=body, **kwargs)
