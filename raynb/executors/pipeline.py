@@ -125,8 +125,12 @@ class RayPipelineExecutor(RayExecutorBase):
         *,
         name: str | None = None,
         resume_from: str | None = None,
+        show: bool = True,
     ) -> str:
         """Start a run of ``pipeline`` (or of a list of actions) and return its run id at once.
+
+        In a Jupyter kernel the run's progress widget is shown under the cell (unless ``show``
+        or the executor's ``show_progress`` is False).
 
         ``resume_from=RUN_ID`` starts a new run that skips the actions that run completed
         (SKIPPED) and restores the params of its latest checkpoint; ``params`` given here
@@ -153,10 +157,11 @@ class RayPipelineExecutor(RayExecutorBase):
         _definitions[run_id] = definition
         if start < len(classes):
             self._start_actor(run_id, definition, start, accumulated, options)
-        self._show(run_id)
+        if show:
+            self._show(run_id)
         return run_id
 
-    def resume(self, run_id: str, params: Any = None) -> str:
+    def resume(self, run_id: str, params: Any = None, *, show: bool = True) -> str:
         """Resume a failed or cancelled run submitted from this process (see :meth:`submit`);
         the new run id. ``params`` override the restored ones."""
         if run_id not in _definitions:
@@ -164,7 +169,7 @@ class RayPipelineExecutor(RayExecutorBase):
                 f"cannot resume {run_id}: this process did not submit it, so its actions are unknown; "
                 "call submit(pipeline, resume_from=RUN_ID)")
         old = self.get_progress(run_id)
-        return self.submit(_definitions[run_id], params, name=old.name, resume_from=run_id)
+        return self.submit(_definitions[run_id], params, name=old.name, resume_from=run_id, show=show)
 
     def _load(self, action: ActionRef) -> type:
         """The action's class; an entrypoint string is looked up in a local working_dir first."""
@@ -261,29 +266,10 @@ class RayPipelineExecutor(RayExecutorBase):
         """The progress widget under the cell (in a Jupyter kernel with show_progress)."""
         from .progress import in_kernel
 
-        if not (self.show_progress and in_kernel()):
-            return
-        from IPython.display import display
-
-        try:
+        if self.show_progress and in_kernel():
             from ..widgets.pipeline import PipelineProgressWidget
-        except ImportError:
-            threading.Thread(target=self._text_progress, args=(run_id,), daemon=True).start()
-            return
-        display(PipelineProgressWidget(self, run_id))
 
-    def _text_progress(self, run_id: str) -> None:
-        """Fallback without the pipeline widget: the executors' progress bar, overall."""
-        from ..actions import Progress
-        from .progress import open_view
-
-        view = open_view(f"pipeline {run_id}")
-        for snapshot in self.stream_progress(run_id):
-            message = f"{snapshot.current_action or ''} {snapshot.status}".strip()
-            view.update(Progress(current=snapshot.overall_progress, total=1.0, message=message))
-            if snapshot.status.is_terminal():
-                outcome = {"COMPLETED": "done", "FAILED": "failed", "CANCELLED": "cancelled"}[snapshot.status.value]
-                view.finish(outcome, snapshot.error or "")
+            PipelineProgressWidget(self, run_id).show()
 
     # -- following runs --------------------------------------------------------------------
 

@@ -81,4 +81,4 @@ class PipelineMagics(RayMagicsBase):
             return
         from ..widgets.pipeline import PipelineProgressWidget
 
-        display(PipelineProgressWidget(ex, run_id))
+        PipelineProgressWidget(ex, run_id).show()

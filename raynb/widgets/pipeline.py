@@ -31,6 +31,9 @@ class PipelineProgressWidget(RequestWidget):
     keeps the latest snapshot in the ``progress`` trait and sends new log lines as batched
     ``logs`` messages, both at most every 50 ms. Cancel really cancels the run on Ray; after a
     failure or cancel, Resume submits ``resume_from`` and the widget follows the new run.
+
+    Shown with :meth:`show`, the output is refreshed once the run ends, so a saved notebook
+    keeps the final state as its static snapshot.
     """
 
     _esm = bundle("pipeline")
@@ -47,8 +50,15 @@ class PipelineProgressWidget(RequestWidget):
         self._latest: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._follower: Future[Any] | None = None
+        self._handle: Any = None  # the DisplayHandle of show()
         super().__init__(run_id=run_id)
         self._follow(run_id)
+
+    def show(self) -> None:
+        """Display the widget; its output is refreshed with the final state when the run ends."""
+        from IPython.display import display
+
+        self._handle = display(self, display_id=True)
 
     def _submit(self, coro: Coroutine[Any, Any, Any]) -> Future[Any]:
         return self._loop.submit(coro)
@@ -92,6 +102,8 @@ class PipelineProgressWidget(RequestWidget):
             flusher.cancel()
             self._flush()
             self._ready.set()
+        if self._handle is not None and self._latest_status_is_terminal():
+            self._handle.update(self)  # the saved notebook's snapshot: the final state
 
     def _take(self, event: Any) -> None:
         data = event.model_dump(mode="json")
@@ -134,7 +146,7 @@ class PipelineProgressWidget(RequestWidget):
         return {"message": "cancelled" if cancelled else "the run had already ended"}
 
     async def _rpc_resume(self) -> dict[str, Any]:
-        new_run = await asyncio.to_thread(self._executor.resume, self.run_id)
+        new_run = await asyncio.to_thread(self._executor.resume, self.run_id, show=False)
         self.run_id = new_run
         self._follow(new_run)
         return {"message": f"resumed as {new_run}", "run_id": new_run}

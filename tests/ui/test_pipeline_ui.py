@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 from lab_helpers import open_and_run, write_notebook
 from pipeline_helpers import free_port
 
@@ -101,3 +102,14 @@ def test_failed_run_resumes_from_the_widget_skipping_done_actions(lab, page) -> 
     assert page.locator(ROW).nth(0).get_by_text("SKIPPED", exact=True).is_visible()
     assert page.locator(ROW).nth(1).get_by_text("COMPLETED", exact=True).is_visible()
     assert f"resumed from {first_run}" in page.locator(".raynb-pipeline").inner_text()
+
+    # The saved notebook keeps the final state as the widget's static snapshot.
+    page.keyboard.press("Control+s")
+
+    def saved_snapshot() -> str:
+        nb = httpx.get(f"{url}/api/contents/pipeline_resume.ipynb", timeout=30, trust_env=False).json()
+        return "\n".join(o.get("data", {}).get("text/plain", "") for o in nb["content"]["cells"][1]["outputs"])
+
+    _wait_for(lambda: "COMPLETED" in saved_snapshot(), "the saved notebook to hold the final state", timeout=60)
+    snapshot = saved_snapshot()
+    assert "SKIPPED" in snapshot and f"resumed from {first_run}" in snapshot
