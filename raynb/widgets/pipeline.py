@@ -97,7 +97,9 @@ class PipelineProgressWidget(RequestWidget):
                     self.error = f"{one_line(exc)} — retrying in {delay:.3g} s"  # the service is away
                     self._ready.set()
                     await asyncio.sleep(delay)
-                    continue
+                except Exception as exc:  # a background task must not die unseen
+                    self.error = one_line(exc)
+                    break
         finally:
             flusher.cancel()
             self._flush()
