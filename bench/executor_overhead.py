@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import dashboard, parse_args, py_entrypoint
 
 from raynb.actions import Action
+from raynb.executors.connect import connect
 
 CALLS = 200
 ROUNDS = 5
@@ -143,6 +144,7 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     with dashboard(args.address) as url:
         os.environ["RAY_API_SERVER_ADDRESS"] = url  # ray_address='auto' finds this cluster
+        connect("auto")  # before Ray's own auto-init could pick another running cluster
         report("RayActorExecutor.execute vs actor call", *actor_overhead(), 1.5)
         report(f"RayJobExecutor {TASKS} submissions vs ray.remote", *job_overhead(), 1.5)
         report("RayJobsApiExecutor vs JobSubmissionClient", *jobs_api_overhead(url), 1.0)

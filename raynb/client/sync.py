@@ -9,6 +9,7 @@ patching asyncio. Methods are generated from AsyncRayClient's, so both stay in s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import threading
@@ -44,10 +45,16 @@ class LoopThread:
             raise
 
     def stop(self) -> None:
+        """Finish async generators, stop the loop and close it (from any thread)."""
+        if threading.current_thread() is self.thread:
+            self.loop.stop()  # closed by whoever stops it from outside, or at exit
+            return
         if self.loop.is_running():
+            with contextlib.suppress(Exception):  # e.g. a generator that fails to close
+                self.submit(self.loop.shutdown_asyncgens()).result(timeout=5)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=5)
-        if not self.loop.is_running():
+        if not self.loop.is_running() and not self.loop.is_closed():
             self.loop.close()
 
 

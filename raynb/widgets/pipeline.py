@@ -64,7 +64,7 @@ class PipelineProgressWidget(RequestWidget):
         return self._loop.submit(coro)
 
     def _closed_hook(self) -> None:
-        self._loop.loop.call_soon_threadsafe(self._loop.stop)
+        self._loop.stop()
 
     def _follow(self, run_id: str) -> None:
         if self._follower is not None:
