@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from .state import state_dir
+
 # Every port `ray start --head` opens, each given a free port so heads never clash.
 _PORT_FLAGS = (
     "port", "dashboard-port", "ray-client-server-port", "dashboard-agent-listen-port",
@@ -218,10 +220,7 @@ def _agent_up(url: str) -> bool:
 
 
 def _state_file() -> Path:
-    if base := os.environ.get("RAYNB_STATE_DIR"):
-        return Path(base) / "local_head.json"
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "raynb" / "local_head.json"
+    return state_dir() / "local_head.json"
 
 
 def _read_json(path: Path) -> dict:

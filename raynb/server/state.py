@@ -1,7 +1,7 @@
 """The address of the last ``%ray_connect`` in any kernel, kept in a small state file.
 
-Only the dashboard address is written, never a token. The folder is ``RAYNB_STATE_DIR``,
-else ``$XDG_CACHE_HOME/raynb`` (``~/.cache/raynb``), where ``raynb.cluster`` keeps its own state.
+Only the dashboard address is written, never a token, in :func:`raynb.state.state_dir`, where
+``raynb.cluster`` keeps its own state.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import os
 import time
 from pathlib import Path
 
+from ..state import state_dir
+
 
 def last_connect_file() -> Path:
-    if base := os.environ.get("RAYNB_STATE_DIR"):
-        return Path(base) / "last_connect.json"
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "raynb" / "last_connect.json"
+    return state_dir() / "last_connect.json"
 
 
 def remember_connect(address: str) -> None:
