@@ -26,6 +26,13 @@ class TestHead:
     client_address: str | None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_pipeline_db(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Embedded pipeline services (in this process, notebooks' kernels, JupyterLab's kernels)
+    keep their database here, not in the user's data folder."""
+    os.environ.setdefault("RAYNB_PIPELINE_DB", str(tmp_path_factory.mktemp("pipelines") / "pipelines.db"))
+
+
 @pytest.fixture(scope="session")
 def ray_head(tmp_path_factory: pytest.TempPathFactory):
     url = os.environ.get("RAYNB_TEST_DASHBOARD")
