@@ -85,9 +85,9 @@ def test_import_does_not_import_ray():
 
 def run_python(code: str, *args: str) -> str:
     """Run ``code`` in a fresh interpreter (like a second kernel); return its stdout."""
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=180, check=True
-    ).stdout
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-3000:]}"
+    return done.stdout
 
 
 def test_start_submit_reuse_stop(state_dir: Path):
