@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
 import time
 
@@ -27,3 +28,13 @@ def wait_for_status(client: RayClient, job_id: str, statuses, timeout: float = 1
 
 def wait_terminal(client: RayClient, job_id: str, timeout: float = 120.0) -> JobStatus:
     return wait_for_status(client, job_id, {s for s in JobStatus if s.is_terminal()}, timeout)
+
+
+def run_driver(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a driver process (``python args...``), once more if Ray's client proxy failed to
+    spawn its per-client server (a known, intermittent failure of Ray Client itself)."""
+    for _ in range(2):
+        done = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False, **kwargs)
+        if "Starting Ray client server failed" not in done.stderr:
+            break
+    return done

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ray_helpers import run_driver
 
 from raynb import cluster
 
@@ -83,10 +84,16 @@ def test_import_does_not_import_ray():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def run_python(code: str, *args: str) -> str:
-    """Run ``code`` in a fresh interpreter (like a second kernel); return its stdout."""
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-3000:]}"
+def run_python(code: str, *args: str, logs: str | None = None) -> str:
+    """Run ``code`` in a fresh interpreter (like a second kernel); return its stdout.
+
+    On failure the message carries the ends of Ray's client server logs under ``logs``.
+    """
+    done = run_driver(["-c", code, *args], timeout=180)
+    if done.returncode:
+        found = sorted(Path(logs).glob("session_*/logs/ray_client_server*")) if logs else []
+        tails = "".join(f"\n--- {p.name}:\n{p.read_text(errors='replace')[-1500:]}" for p in found)
+        raise AssertionError(f"exit {done.returncode}: {done.stderr[-3000:]}{tails}")
     return done.stdout
 
 
@@ -120,16 +127,10 @@ def test_start_submit_reuse_stop(state_dir: Path):
         assert ray_heads() == heads_before
         assert answers(f"{head.dashboard_url}/api/version")
 
-        # Drivers connect through both advertised addresses.
-        run_python(
-            "import sys, ray\n"
-            "for address in sys.argv[1:]:\n"
-            "    ray.init(address=address)\n"
-            "    assert ray.get(ray.remote(lambda: 6 * 7).remote()) == 42\n"
-            "    ray.shutdown()\n",
-            head.gcs_address,
-            head.client_address,
-        )
+        # Drivers connect through both advertised addresses, each a fresh process.
+        driver = "import sys, ray; ray.init(address=sys.argv[1]); print(ray.get(ray.remote(lambda: 6 * 7).remote()))"
+        for address in (head.client_address, head.gcs_address):
+            assert run_python(driver, address, logs=head.temp_dir).split()[-1] == "42"
 
         deadline = time.monotonic() + 120
         while (status := httpx.get(job, trust_env=False).json()["status"]) in ("PENDING", "RUNNING"):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from ray_helpers import run_driver
 
 from raynb.actions import Progress
 from raynb.client import JobStatus
@@ -356,13 +355,9 @@ def test_ray_client_mode_with_raynb_shipped(ray_head, tmp_path: Path) -> None:
     if not ray_head.client_address:
         pytest.skip("no Ray Client address (set RAYNB_TEST_RAY_CLIENT when reusing a head)")
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
-    for _ in range(2):  # Ray's client proxy sometimes fails to spawn its per-client server
-        done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(CLIENT_SCRIPT), ray_head.client_address],
-            capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
-        )
-        if "Starting Ray client server failed" not in done.stderr:
-            break
+    done = run_driver(
+        ["-c", textwrap.dedent(CLIENT_SCRIPT), ray_head.client_address], timeout=600, env=env, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["client"] is True and report["jobs"] == 3

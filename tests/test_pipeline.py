@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_helpers import ServiceProcess, free_port
+from ray_helpers import run_driver
 
 from raynb.client import RayClient
 from raynb.errors import ExecutionError, PipelineResumeError, ValidationError
@@ -287,19 +288,14 @@ def test_ray_client_mode(ray_head, service: ServiceProcess, workdir: Path, tmp_p
     """Through ray://: classes from the working_dir and from __main__, raynb shipped to the worker."""
     import json
     import os
-    import subprocess
-    import sys
 
     if not ray_head.client_address:
         pytest.skip("no Ray Client address (set RAYNB_TEST_RAY_CLIENT when reusing a head)")
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
-    for _ in range(2):  # Ray's client proxy sometimes fails to spawn its per-client server
-        done = subprocess.run(
-            [sys.executable, "-c", CLIENT_SCRIPT, ray_head.client_address, service.url, str(workdir)],
-            capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
-        )
-        if "Starting Ray client server failed" not in done.stderr:
-            break
+    done = run_driver(
+        ["-c", CLIENT_SCRIPT, ray_head.client_address, service.url, str(workdir)],
+        timeout=600, env=env, cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(next(ln for ln in done.stdout.splitlines() if ln.startswith("result:"))[7:])
     assert result["b"] == 4 and "runtime_resources" in result["where"]
