@@ -23,7 +23,7 @@ This module imports nothing heavy: workers that run actions load it too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "AuthError",
@@ -92,10 +92,13 @@ class RayClientError(RaynbError):
     """Base of every client error; ``status_code`` follows HTTP's meaning."""
 
     status_code: int = 500
+    source: str = "Ray"  # who answered: "Ray" (the dashboard) or "pipeline service"
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, source: str | None = None) -> None:
         if status_code is not None:
             self.status_code = status_code
+        if source is not None:
+            self.source = source
         self.message = redact(message)
         super().__init__(self.message)
 
@@ -233,8 +236,13 @@ _ADVICE = {
 }
 
 
-def error_for_status(status: int, detail: str, what: str) -> RayClientError:
-    """Build the error for an HTTP ``status`` answered to ``what`` (e.g. 'GET /api/jobs/')."""
+def error_for_status(
+    status: int, detail: str, what: str, *, advice: Mapping[int, str] = _ADVICE, source: str | None = None
+) -> RayClientError:
+    """Build the error for an HTTP ``status`` answered to ``what`` (e.g. 'GET /api/jobs/').
+
+    ``advice``: what to do, by status; ``source``: who answered, when not the Ray dashboard.
+    """
     lines = [ln.strip() for ln in str(detail).splitlines() if ln.strip()]
     first_line = lines[0] if lines else ""
     raised = [m for ln in lines if (m := _RAISED.match(ln))]
@@ -247,6 +255,7 @@ def error_for_status(status: int, detail: str, what: str) -> RayClientError:
     parts = [f"{what} answered {status}"]
     if first_line:
         parts.append(first_line[:300])
-    if status in _ADVICE:
-        parts.append(_ADVICE[status])
-    return cls(": ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else ""), status_code=code)
+    if status in advice:
+        parts.append(advice[status])
+    message = ": ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "")
+    return cls(message, status_code=code, source=source)

@@ -71,6 +71,7 @@ def test_log_tail_and_a_delete_right_after_the_end_stays_deleted(client: RayClie
     whole = client.get_job_logs(job.submission_id).splitlines()
     tail = client.get_job_log_tail(job.submission_id, 5)
     assert tail == whole[-5:] and "line 299" in tail
+    assert client.get_job_log_tail(client.get_job(job.submission_id), 5) == tail  # a Job just read
     # Ray's job monitor writes the status again ~1 s after the end: the delete waits for it.
     assert client.delete_job(job.submission_id) is True
     time.sleep(3)

@@ -237,6 +237,47 @@ def test_service_killed_mid_run_loses_no_checkpoint(connected: None, workdir: Pa
         service.stop()
 
 
+ORPHAN_SCRIPT = """
+import sys, time
+from raynb.executors import RayPipelineExecutor
+service, workdir, gate = sys.argv[1:]
+ex = RayPipelineExecutor(working_dir=workdir, pipeline_service_url=service, num_cpus=0.1, show_progress=False)
+run_id = ex.submit(["pl_test_actions:Double", "pl_test_actions:Gate"], {"a": 1, "gate": gate})
+while ex.get_progress(run_id).current_action_index != 1:
+    time.sleep(0.1)
+print(run_id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_run_whose_driver_died_fails_and_can_be_resumed(ex: RayPipelineExecutor, service, workdir: Path, files) -> None:
+    """A kernel that dies mid-run takes the run's actor with it: the run is failed, not RUNNING forever."""
+    import selectors
+    import subprocess
+    import sys
+
+    driver = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT, service.url, str(workdir), files["gate"]],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(driver.stdout, selectors.EVENT_READ)
+            run_id = driver.stdout.readline().strip() if sel.select(timeout=300) else ""
+    finally:
+        driver.kill()
+        driver.wait()
+    assert run_id, "the driver did not get its run to the second action"
+    failed = wait_until(lambda: (p := ex.get_progress(run_id)).status.is_terminal() and p, "the orphan failed")
+    assert failed.status is RunStatus.FAILED and "actor is gone" in failed.error
+    assert [a.status for a in failed.actions][0] is ActionStatus.COMPLETED
+
+    Path(files["gate"]).touch()
+    resumed = ex.submit(["pl_test_actions:Double", "pl_test_actions:Gate"], resume_from=run_id)
+    assert ex.get_result(resumed, timeout=300) == {"a": 1, "gate": files["gate"], "b": 2, "gated": True}
+    assert [a.status for a in ex.get_progress(resumed).actions] == [ActionStatus.SKIPPED, ActionStatus.COMPLETED]
+
+
 def test_reports_that_never_arrive_fail_the_run_with_advice(connected: None, service, workdir: Path) -> None:
     """The actors report to an address nobody answers: the action still runs, and when the run
     returns the executor fails it with a message saying what to set."""

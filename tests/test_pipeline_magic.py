@@ -80,6 +80,7 @@ def test_mistakes_read_as_one_line(shell: InteractiveShell, ex: RayPipelineExecu
     with pytest.raises(UsageError, match="--limit"):
         shell.run_line_magic("ray_pipeline", "runs --limit 0")
     shown, _ = run(shell, "show raynb-no-such-run")
-    assert shown.startswith("✖") and "\n" not in shown and "404" in shown
+    assert shown.startswith("✖ [404] pipeline service") and "\n" not in shown
+    assert "Ray error" not in shown and "%ray_pipeline runs lists them" in shown
     with pytest.raises(UsageError, match="did not submit it"):  # its definition is unknown here
         shell.run_line_magic("ray_pipeline", "resume raynb-no-such-run")

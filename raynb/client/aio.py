@@ -219,15 +219,15 @@ class AsyncRayClient(BaseClient):
         """The whole driver log of a job as one string."""
         return (await self._json("GET", f"/api/jobs/{check_id(job_id)}/logs")).get("logs", "")
 
-    async def get_job_log_tail(self, job_id: str, lines: int = 100) -> list[str]:
-        """The last ``lines`` lines of a job's driver log.
+    async def get_job_log_tail(self, job_id: str | Job, lines: int = 100) -> list[str]:
+        """The last ``lines`` lines of a job's driver log (``job_id``: an id, or a Job just read).
 
         Read from the end of the file on the driver's node (cheap for a big log); the whole
         log through the Jobs API when the job never had a driver or the state API refuses.
         """
         if lines < 1:
             raise BadRequestError(f"lines must be at least 1, not {lines}")
-        job = await self.get_job(job_id)
+        job = job_id if isinstance(job_id, Job) else await self.get_job(job_id)
         if job.driver_node_id:
             params = {
                 "node_id": job.driver_node_id,
@@ -240,7 +240,7 @@ class AsyncRayClient(BaseClient):
                     return b"".join([chunk async for chunk in body]).decode(errors="replace").splitlines()
             except (ServerError, NotFoundError, UnavailableError):
                 pass  # the file is not there yet, or the state API is busy
-        return (await self.get_job_logs(job_id)).splitlines()[-lines:]
+        return (await self.get_job_logs(job.id)).splitlines()[-lines:]
 
     async def submit_job(
         self,

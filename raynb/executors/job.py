@@ -24,10 +24,12 @@ _TASK_STATES = {"FINISHED": "SUCCEEDED", "FAILED": "FAILED", "RUNNING": "RUNNING
 
 @dataclass
 class _Run:
-    ref: Any
+    ref: Any  # None once the outcome is known: a live ObjectRef costs Ray bookkeeping
     hub: Any
     name: str
     secrets: list[str]
+    result: Any = None
+    error: ExecutionError | None = None
 
 
 # Runs submitted from this process, shared by every RayJobExecutor: a new executor instance
@@ -76,12 +78,10 @@ class RayJobExecutor(RayExecutorBase):
 
         run = _RUNS.get(job_id)
         if run is not None:
-            if ray.wait([run.ref], timeout=0)[0]:
-                try:
-                    ray.get(run.ref, timeout=0)
-                    return "SUCCEEDED"
-                except Exception:
-                    return "FAILED"
+            if run.ref is None or ray.wait([run.ref], timeout=0)[0]:
+                with contextlib.suppress(ExecutionError):
+                    self._wait(job_id, 0)
+                return "FAILED" if run.error else "SUCCEEDED"
             if poll_hub(run.hub, job_id) is not None:
                 return "RUNNING"  # it has reported progress
         return self._task_status(job_id) or ("PENDING" if run is not None else "UNKNOWN")
@@ -117,7 +117,7 @@ class RayJobExecutor(RayExecutorBase):
         import ray
 
         run = _RUNS.get(job_id)
-        if run is None or ray.wait([run.ref], timeout=0)[0]:
+        if run is None or run.ref is None or ray.wait([run.ref], timeout=0)[0]:
             return False
         cancel_ref(run.ref, job_id)
         return True
@@ -131,11 +131,20 @@ class RayJobExecutor(RayExecutorBase):
         super().shutdown()
 
     def _wait(self, job_id: str, timeout: float | None) -> Any:
+        """The run's result (or its ExecutionError), kept once known and the ObjectRef dropped."""
         run = _RUNS[job_id]
-        return wait_for_ref(
-            run.ref, job_id=job_id, label=f"{run.name} ({job_id})", hub=run.hub, timeout=timeout,
-            show_progress=self.show_progress, secret_values=run.secrets,
-        )  # fmt: skip
+        if run.ref is not None:
+            try:
+                run.result = wait_for_ref(
+                    run.ref, job_id=job_id, label=f"{run.name} ({job_id})", hub=run.hub, timeout=timeout,
+                    show_progress=self.show_progress, secret_values=run.secrets,
+                )  # fmt: skip
+            except ExecutionError as exc:  # a timeout is not an outcome: it propagates
+                run.error = exc
+            run.ref = None
+        if run.error is not None:
+            raise run.error.with_traceback(None)
+        return run.result
 
     def _task_status(self, job_id: str) -> str | None:
         """The status Ray's task list tells for the job, if it knows the task."""

@@ -138,7 +138,7 @@ class RayJobsApiExecutor(BaseExecutor):
                     name = _SUBMITTED.get(job_id, (b"", "job"))[1]
                     view = view or open_view(f"{name} ({job_id})")
                     if elapsed >= next_read and job.driver_node_id:
-                        markers.feed(self.client.get_job_log_tail(job.submission_id, TAIL_LINES))
+                        markers.feed(self.client.get_job_log_tail(job, TAIL_LINES))
                         next_read = elapsed + PROGRESS_READ_S
                     view.update(Progress.from_dict(markers.event) if markers.event else _STARTING)
                 time.sleep(min(MAX_STATUS_POLL_S, POLL_INTERVAL_S * 2 ** (elapsed // 10)))
@@ -147,7 +147,7 @@ class RayJobsApiExecutor(BaseExecutor):
                 view.finish("cancelled", "stopped waiting; the job keeps running")
             raise
         if view is not None:
-            lines = markers.feed(self.client.get_job_log_tail(job.submission_id, TAIL_LINES))
+            lines = markers.feed(self.client.get_job_log_tail(job, TAIL_LINES))
             view.update(Progress.from_dict(markers.event) if markers.event else view.state)
             detail = "" if job.status == JobStatus.SUCCEEDED else self._error(job, markers, lines).summary
             view.finish(_OUTCOME.get(job.status, "failed"), detail)
@@ -164,11 +164,11 @@ class RayJobsApiExecutor(BaseExecutor):
             raise KeyError(f"job {job_id!r} was not submitted from this process: its result key is elsewhere")
         job = self._wait(job_id, timeout)
         markers = Markers(key)
-        lines = markers.feed(self.client.get_job_log_tail(job.submission_id, TAIL_LINES))
+        lines = markers.feed(self.client.get_job_log_tail(job, TAIL_LINES))
         needed = max(markers.expected("result"), markers.expected("error"))
         if needed and markers.payload("result") is None and markers.payload("error") is None:
             markers = Markers(key)  # a large result: read enough lines for all its chunks
-            lines = markers.feed(self.client.get_job_log_tail(job.submission_id, needed + TAIL_LINES))
+            lines = markers.feed(self.client.get_job_log_tail(job, needed + TAIL_LINES))
         if job.status == JobStatus.SUCCEEDED and (result := markers.payload("result")) is not None:
             return json.loads(result)
         raise self._error(job, markers, lines)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = ["PipelineDefinition", "RayPipelineExecutor"]
 
 NAMESPACE = "raynb-pipelines"  # run actors are named here, so any driver can cancel them
 WATCH_INTERVAL_S = 0.5
+ORPHAN_GRACE_S = 60.0  # a PENDING run whose actor is not there yet is not an orphan before this
 _embedded: dict[str, Any] = {}  # services started in this process, by the URL asked for
 _definitions: dict[str, PipelineDefinition] = {}  # pipeline of each run submitted from this process
 _embedded_lock = threading.Lock()
@@ -185,7 +187,7 @@ class RayPipelineExecutor(RayExecutorBase):
 
     def _restore(self, run_id: str, names: list[str]) -> tuple[int, dict[str, Any]]:
         """``(actions to skip, params to restore)`` for resuming ``run_id``, or PipelineResumeError."""
-        old = self.service.get_run(run_id)
+        old = self.get_progress(run_id)
         if not old.status.is_terminal():
             raise PipelineResumeError(
                 f"cannot resume {run_id}: it is still {old.status}; wait for it or cancel it first")
@@ -274,14 +276,40 @@ class RayPipelineExecutor(RayExecutorBase):
     # -- following runs --------------------------------------------------------------------
 
     def get_status(self, run_id: str) -> RunStatus:
-        return self.service.get_run(run_id).status
+        return self.get_progress(run_id).status
 
     def get_progress(self, run_id: str) -> PipelineProgress:
-        return self.service.get_run(run_id)
+        return self._orphan_check(self.service.get_run(run_id))
 
     def list_runs(self, limit: int = 50) -> list[PipelineProgress]:
         """The latest runs the service knows, newest first."""
-        return self.service.list_runs(limit)
+        return [self._orphan_check(run) for run in self.service.list_runs(limit)]
+
+    def _orphan_check(self, run: PipelineProgress) -> PipelineProgress:
+        """``run``, FAILED if it is left unfinished by a driver that is gone.
+
+        A run's actor lives as long as the process that submitted it; when that process ended
+        (a kernel restart), the service still holds the run as RUNNING and nothing will end it.
+        Such a run is failed here, so it can be resumed. A PENDING run is given
+        :data:`ORPHAN_GRACE_S` to start its actor first.
+        """
+        if run.status.is_terminal() or run.run_id in self._runs:
+            return run
+        if run.status is RunStatus.PENDING and time.time() - run.created_at.timestamp() < ORPHAN_GRACE_S:
+            return run
+        import ray
+
+        try:
+            connect(self.config.ray_address)
+            ray.get_actor(actor_name(run.run_id), namespace=NAMESPACE)
+            return run
+        except ValueError:  # no such actor: the run is orphaned
+            self._fail_quietly(run.run_id, (
+                "its Ray actor is gone (the process that submitted it ended): resume it with "
+                f"submit(pipeline, resume_from={run.run_id!r})"))
+            return self.service.get_run(run.run_id)
+        except Exception:  # Ray unreachable: the service's word stands
+            return run
 
     def get_checkpoints(self, run_id: str) -> list[Checkpoint]:
         return self.service.checkpoints(run_id)

@@ -83,7 +83,8 @@ class RaySession:
 
 def error_bundle(exc: RaynbError) -> Rendered:
     """One red line for an error: what went wrong (a client error's status too) and what to do."""
-    text = f"✖ Ray error {exc}" if isinstance(exc, RayClientError) else f"✖ {exc}"
+    ray_said = isinstance(exc, RayClientError) and exc.source == "Ray"
+    text = f"✖ Ray error {exc}" if ray_said else f"✖ {exc}"
     return Rendered(
         html=(
             '<div class="raynb-error" style="color:var(--jp-error-color1,#d32f2f);'

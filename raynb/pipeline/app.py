@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -106,42 +107,42 @@ def create_app(db_path: str | Path | None = None, *, token: str | None = None,
         return JSONResponse({"service": SERVICE_NAME, "version": API_VERSION})
 
     async def list_runs(request: Request) -> JSONResponse:
-        limit = _int_arg(request, "limit", 50, 1, 10_000)
-        return _json([run.model_dump(mode="json") for run in store.list_runs(limit)])
+        runs = await db(store.list_runs, _int_arg(request, "limit", 50, 1, 10_000))
+        return _json([run.model_dump(mode="json") for run in runs])
 
     async def create_run(request: Request) -> JSONResponse:
         body = await _body(request, RunCreate)
-        return _json(store.create_run(body).model_dump(mode="json"), 201)
+        return _json((await db(store.create_run, body)).model_dump(mode="json"), 201)
 
     async def get_run(request: Request) -> JSONResponse:
-        return _json(store.get_run(request.path_params["run_id"]).model_dump(mode="json"))
+        return _json((await db(store.get_run, request.path_params["run_id"])).model_dump(mode="json"))
 
     async def report_action(request: Request) -> JSONResponse:
         body = await _body(request, ActionReport)
-        index = request.path_params["index"]
-        return _json(store.update_action(request.path_params["run_id"], index, body).model_dump(mode="json"))
+        run_id, index = request.path_params["run_id"], request.path_params["index"]
+        return _json((await db(store.update_action, run_id, index, body)).model_dump(mode="json"))
 
     async def checkpoints(request: Request) -> JSONResponse:
         run_id = request.path_params["run_id"]
         if request.method == "POST":
             body = await _body(request, CheckpointReport)
-            return _json(store.add_checkpoint(run_id, body).model_dump(mode="json"), 201)
-        return _json([c.model_dump(mode="json") for c in store.checkpoints(run_id)])
+            return _json((await db(store.add_checkpoint, run_id, body)).model_dump(mode="json"), 201)
+        return _json([c.model_dump(mode="json") for c in await db(store.checkpoints, run_id)])
 
     async def logs(request: Request) -> JSONResponse:
         run_id = request.path_params["run_id"]
         if request.method == "POST":
-            lines = store.add_logs(run_id, await _body(request, LogReport))
+            lines = await db(store.add_logs, run_id, await _body(request, LogReport))
             return _json([line.model_dump(mode="json") for line in lines], 201)
         action = request.query_params.get("action")
-        lines = store.logs(
-            run_id, None if action is None else _int_arg(request, "action", 0, 0, 10_000),
+        lines = await db(
+            store.logs, run_id, None if action is None else _int_arg(request, "action", 0, 0, 10_000),
             _int_arg(request, "after", 0, 0, 2**62), _int_arg(request, "limit", 1000, 1, 10_000),
-        )
+        )  # fmt: skip
         return _json([line.model_dump(mode="json") for line in lines])
 
     async def cancel(request: Request) -> JSONResponse:
-        run = store.end_run(request.path_params["run_id"], RunStatus.CANCELLED, "cancelled")
+        run = await db(store.end_run, request.path_params["run_id"], RunStatus.CANCELLED, "cancelled")
         return _json(run.model_dump(mode="json"))
 
     async def fail(request: Request) -> JSONResponse:
@@ -149,15 +150,17 @@ def create_app(db_path: str | Path | None = None, *, token: str | None = None,
         error = data.get("error") if isinstance(data, dict) else None
         if not isinstance(error, str) or not error:
             raise BadRequest('the body must be {"error": "<what went wrong>"}')
-        return _json(store.end_run(request.path_params["run_id"], RunStatus.FAILED, error).model_dump(mode="json"))
+        run = await db(store.end_run, request.path_params["run_id"], RunStatus.FAILED, error)
+        return _json(run.model_dump(mode="json"))
 
     async def result(request: Request) -> JSONResponse:
         run_id = request.path_params["run_id"]
-        return _json({"run_id": run_id, "params": store.run_params(run_id), "result": store.result(run_id)})
+        params, result = await db(lambda: (store.run_params(run_id), store.result(run_id)))
+        return _json({"run_id": run_id, "params": params, "result": result})
 
     async def events(request: Request) -> EventSourceResponse:
         run_id = request.path_params["run_id"]
-        store.get_run(run_id)  # 404 before the stream starts
+        await db(store.get_run, run_id)  # 404 before the stream starts
         raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
         if not raw.isdigit():
             raise BadRequest(f"Last-Event-ID must be an event id (a number), not {raw[:40]!r}")
@@ -169,7 +172,7 @@ def create_app(db_path: str | Path | None = None, *, token: str | None = None,
         try:
             while True:
                 waiter.clear()
-                batch = store.events(run_id, last, EVENT_BATCH)
+                batch = await db(store.events, run_id, last, EVENT_BATCH)
                 for seq, kind, data in batch:
                     yield ServerSentEvent(data=data, event=kind, id=str(seq))
                     last = seq
@@ -177,7 +180,7 @@ def create_app(db_path: str | Path | None = None, *, token: str | None = None,
                         return
                 if len(batch) == EVENT_BATCH:
                     continue
-                if not batch and store.get_run(run_id).status.is_terminal():
+                if not batch and (await db(store.get_run, run_id)).status.is_terminal():
                     return  # reconnected after the end: nothing more will come
                 await waiter.wait()
         finally:
@@ -214,6 +217,11 @@ def create_app(db_path: str | Path | None = None, *, token: str | None = None,
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.store = store
     return _TokenGuard(app, token) if token else app
+
+
+async def db(call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` on a worker thread: database work never blocks the event loop."""
+    return await run_in_threadpool(call, *args)
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:

@@ -15,16 +15,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import (
-    AuthError,
-    BadRequestError,
-    NotFoundError,
-    RayClientError,
-    RayTimeoutError,
-    ServerError,
-    UnavailableError,
-    register_secret,
-)
+from ..errors import RayTimeoutError, UnavailableError, error_for_status, register_secret
 from .models import Checkpoint, LogLine, PipelineProgress, RunCreate
 
 __all__ = ["PipelineServiceClient", "decode_event"]
@@ -42,21 +33,25 @@ def decode_event(kind: str, data: str) -> PipelineProgress | LogLine | None:
     return None
 
 
-_BY_STATUS: dict[int, type[RayClientError]] = {401: AuthError, 403: AuthError, 404: NotFoundError, 408: RayTimeoutError}
+SOURCE = "pipeline service"
+_ADVICE = {
+    401: "the pipeline service needs its token: pass pipeline_service_token= or set RAYNB_PIPELINE_TOKEN",
+    403: "the pipeline service refused the token: check pipeline_service_token= or RAYNB_PIPELINE_TOKEN",
+    404: "check the run id (%ray_pipeline runs lists them)",
+}
 
 
 def _raise_for(response: httpx.Response, what: str) -> None:
+    """An error of the tree for a failed answer of the service (its ``detail`` as the reason)."""
     if response.is_success:
         return
     if not response.is_closed:
         response.read()
     try:
-        detail = response.json().get("detail", "")
+        detail = str(response.json().get("detail", ""))
     except (ValueError, AttributeError):
         detail = response.text[:200]
-    status = response.status_code
-    cls = _BY_STATUS.get(status, ServerError if status >= 500 else BadRequestError)
-    raise cls(f"{what} answered {status}: {detail}", status_code=status)
+    raise error_for_status(response.status_code, detail, what, advice=_ADVICE, source=SOURCE)
 
 
 class PipelineServiceClient:
@@ -84,9 +79,11 @@ class PipelineServiceClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException:
-            raise RayTimeoutError(f"{what}: {self.url} did not answer within {self._timeout:g}s") from None
+            message = f"{what}: {self.url} did not answer within {self._timeout:g}s"
+            raise RayTimeoutError(message, source=SOURCE) from None
         except httpx.TransportError as exc:
-            raise UnavailableError(f"{what}: cannot reach {self.url} ({type(exc).__name__})") from None
+            message = f"{what}: cannot reach {self.url} ({type(exc).__name__})"
+            raise UnavailableError(message, source=SOURCE) from None
         _raise_for(response, what)
         return response.json()
 
@@ -169,7 +166,7 @@ class PipelineServiceClient:
                     if time.monotonic() - broken_since > RECONNECT_S:
                         raise UnavailableError(
                             f"the event stream of pipeline run {run_id} broke and {self.url} did not "
-                            f"come back within {RECONNECT_S:g}s ({type(exc).__name__})"
+                            f"come back within {RECONNECT_S:g}s ({type(exc).__name__})", source=SOURCE,
                         ) from None
                     await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
