@@ -212,6 +212,7 @@ def test_twenty_concurrent_jobs(job_ex: RayJobExecutor) -> None:
     assert len(set(ids)) == 20
     assert [job_ex.get_result(job_id, timeout=300)["y"] for job_id in ids] == [x * x for x in range(20)]
     assert {job_ex.get_status(job_id) for job_id in ids} == {"SUCCEEDED"}
+    assert job_ex.get_result(ids[3])["y"] == 9  # the outcome is kept once read
 
 
 def test_job_status_from_another_instance(job_ex: RayJobExecutor, workdir: str, recorder: Recorder) -> None:
@@ -231,6 +232,9 @@ def test_job_failure_timeout_and_cancel(job_ex: RayJobExecutor, tmp_path: Path) 
         job_ex.get_result(failed)
     assert info.value.error_type == "ValueError" and SECRET not in str(info.value)
     assert job_ex.get_status(failed) == "FAILED"
+    with pytest.raises(ExecutionError) as again:
+        job_ex.get_result(failed)
+    assert again.value.error_type == "ValueError"
     gated = job_ex.submit("raynb_test_actions:Gated", {"gate": str(tmp_path / "never")})
     with pytest.raises(ExecutionTimeoutError) as timeout:
         job_ex.get_result(gated, timeout=0.5)

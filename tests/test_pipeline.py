@@ -245,7 +245,7 @@ ex = RayPipelineExecutor(working_dir=workdir, pipeline_service_url=service, num_
 run_id = ex.submit(["pl_test_actions:Double", "pl_test_actions:Gate"], {"a": 1, "gate": gate})
 while ex.get_progress(run_id).current_action_index != 1:
     time.sleep(0.1)
-print(run_id, flush=True)
+print("run id:", run_id, flush=True)
 time.sleep(600)
 """
 
@@ -260,10 +260,15 @@ def test_run_whose_driver_died_fails_and_can_be_resumed(ex: RayPipelineExecutor,
         [sys.executable, "-c", ORPHAN_SCRIPT, service.url, str(workdir), files["gate"]],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    run_id, deadline = "", time.monotonic() + 300
     try:
-        with selectors.DefaultSelector() as sel:
+        with selectors.DefaultSelector() as sel:  # Ray also forwards the actor's prints here
             sel.register(driver.stdout, selectors.EVENT_READ)
-            run_id = driver.stdout.readline().strip() if sel.select(timeout=300) else ""
+            while not run_id and sel.select(timeout=max(0, deadline - time.monotonic())):
+                line = driver.stdout.readline()
+                if not line:
+                    break
+                run_id = line.split()[-1] if line.startswith("run id:") else ""
     finally:
         driver.kill()
         driver.wait()

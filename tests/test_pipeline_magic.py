@@ -82,5 +82,7 @@ def test_mistakes_read_as_one_line(shell: InteractiveShell, ex: RayPipelineExecu
     shown, _ = run(shell, "show raynb-no-such-run")
     assert shown.startswith("✖ [404] pipeline service") and "\n" not in shown
     assert "Ray error" not in shown and "%ray_pipeline runs lists them" in shown
+    with pytest.raises(UsageError, match=r"invalid run id '\.\./runs'"):  # never sent to the service
+        shell.run_line_magic("ray_pipeline", "show ../runs")
     with pytest.raises(UsageError, match="did not submit it"):  # its definition is unknown here
         shell.run_line_magic("ray_pipeline", "resume raynb-no-such-run")

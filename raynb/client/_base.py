@@ -18,13 +18,13 @@ MAX_LIST_LIMIT = 10_000
 Filters = Mapping[str, Any] | Iterable[str | tuple[str, str, Any]] | None
 
 
-def check_id(value: Any, what: str = "job id", *, hex_only: bool = False) -> str:
+def check_id(value: Any, what: str = "job id", *, hex_only: bool = False, source: str | None = None) -> str:
     """Return ``value`` if it is safe to put in a URL path or query, else raise 400."""
     pattern = _HEX_ID if hex_only else _ID
     if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
         shown = repr(value)[:80]
         rule = "hex digits" if hex_only else "letters, digits and _ . : @ + = -"
-        raise BadRequestError(f"invalid {what} {shown}: use {rule}, no '/' or '..'")
+        raise BadRequestError(f"invalid {what} {shown}: use {rule}, no '/' or '..'", source=source)
     return value
 
 

@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import run_in_threadpool as db  # database work, off the event loop
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -217,11 +217,6 @@ def create_app(db_path: str | Path | None = None, *, token: str | None = None,
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.store = store
     return _TokenGuard(app, token) if token else app
-
-
-async def db(call: Callable[..., Any], *args: Any) -> Any:
-    """``call(*args)`` on a worker thread: database work never blocks the event loop."""
-    return await run_in_threadpool(call, *args)
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:

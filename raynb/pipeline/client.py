@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from ..client._base import check_id
 from ..errors import RayTimeoutError, UnavailableError, error_for_status, register_secret
 from .models import Checkpoint, LogLine, PipelineProgress, RunCreate
 
@@ -33,12 +34,17 @@ def decode_event(kind: str, data: str) -> PipelineProgress | LogLine | None:
     return None
 
 
-SOURCE = "pipeline service"
+_SOURCE = "pipeline service"
 _ADVICE = {
     401: "the pipeline service needs its token: pass pipeline_service_token= or set RAYNB_PIPELINE_TOKEN",
     403: "the pipeline service refused the token: check pipeline_service_token= or RAYNB_PIPELINE_TOKEN",
     404: "check the run id (%ray_pipeline runs lists them)",
 }
+
+
+def _run_path(run_id: str, rest: str = "") -> str:
+    """``/runs/<run_id><rest>``; a run id unsafe in a URL is a BadRequestError before any request."""
+    return f"/runs/{check_id(run_id, 'run id', source=_SOURCE)}{rest}"
 
 
 def _raise_for(response: httpx.Response, what: str) -> None:
@@ -51,7 +57,7 @@ def _raise_for(response: httpx.Response, what: str) -> None:
         detail = str(response.json().get("detail", ""))
     except (ValueError, AttributeError):
         detail = response.text[:200]
-    raise error_for_status(response.status_code, detail, what, advice=_ADVICE, source=SOURCE)
+    raise error_for_status(response.status_code, detail, what, advice=_ADVICE, source=_SOURCE)
 
 
 class PipelineServiceClient:
@@ -80,10 +86,10 @@ class PipelineServiceClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException:
             message = f"{what}: {self.url} did not answer within {self._timeout:g}s"
-            raise RayTimeoutError(message, source=SOURCE) from None
+            raise RayTimeoutError(message, source=_SOURCE) from None
         except httpx.TransportError as exc:
             message = f"{what}: cannot reach {self.url} ({type(exc).__name__})"
-            raise UnavailableError(message, source=SOURCE) from None
+            raise UnavailableError(message, source=_SOURCE) from None
         _raise_for(response, what)
         return response.json()
 
@@ -99,27 +105,27 @@ class PipelineServiceClient:
         return PipelineProgress.model_validate(self.request("POST", "/runs", json=body.model_dump(mode="json")))
 
     def get_run(self, run_id: str) -> PipelineProgress:
-        return PipelineProgress.model_validate(self.request("GET", f"/runs/{run_id}"))
+        return PipelineProgress.model_validate(self.request("GET", _run_path(run_id)))
 
     def list_runs(self, limit: int = 50) -> list[PipelineProgress]:
         return [PipelineProgress.model_validate(r) for r in self.request("GET", "/runs", params={"limit": limit})]
 
     def checkpoints(self, run_id: str) -> list[Checkpoint]:
-        return [Checkpoint.model_validate(c) for c in self.request("GET", f"/runs/{run_id}/checkpoints")]
+        return [Checkpoint.model_validate(c) for c in self.request("GET", _run_path(run_id, "/checkpoints"))]
 
     def logs(self, run_id: str, action: int | None = None, after: int = 0, limit: int = 1000) -> list[LogLine]:
         params = {"after": after, "limit": limit, **({} if action is None else {"action": action})}
-        return [LogLine.model_validate(x) for x in self.request("GET", f"/runs/{run_id}/logs", params=params)]
+        return [LogLine.model_validate(x) for x in self.request("GET", _run_path(run_id, "/logs"), params=params)]
 
     def result(self, run_id: str) -> dict[str, Any]:
         """``{"params": <the params it started with>, "result": <accumulated params or None>}``."""
-        return self.request("GET", f"/runs/{run_id}/result")
+        return self.request("GET", _run_path(run_id, "/result"))
 
     def cancel(self, run_id: str) -> PipelineProgress:
-        return PipelineProgress.model_validate(self.request("POST", f"/runs/{run_id}/cancel"))
+        return PipelineProgress.model_validate(self.request("POST", _run_path(run_id, "/cancel")))
 
     def fail(self, run_id: str, error: str) -> PipelineProgress:
-        return PipelineProgress.model_validate(self.request("POST", f"/runs/{run_id}/fail", json={"error": error}))
+        return PipelineProgress.model_validate(self.request("POST", _run_path(run_id, "/fail"), json={"error": error}))
 
     def events(self, run_id: str, last_event_id: int = 0, timeout: float = 3600) -> Iterator[tuple[int, Any]]:
         """:meth:`aevents` for a plain ``for`` (on a private event-loop thread)."""
@@ -137,17 +143,18 @@ class PipelineServiceClient:
         last event received, so none is missed or repeated."""
         from httpx_sse import aconnect_sse
 
+        path = _run_path(run_id)
         deadline = time.monotonic() + timeout
         broken_since: float | None = None
         async with httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=self._timeout) as http:
             while (left := deadline - time.monotonic()) > 0:
                 try:
                     read = httpx.Timeout(self._timeout, read=min(STREAM_READ_S, left))
-                    async with aconnect_sse(http, "GET", f"/runs/{run_id}/events", timeout=read,
+                    async with aconnect_sse(http, "GET", f"{path}/events", timeout=read,
                                             headers={"Last-Event-ID": str(last_event_id)}) as source:
                         if not source.response.is_success:
                             await source.response.aread()  # the error detail
-                        _raise_for(source.response, f"pipeline service GET /runs/{run_id}/events")
+                        _raise_for(source.response, f"pipeline service GET {path}/events")
                         broken_since = None
                         async for sse in source.aiter_sse():
                             model = decode_event(sse.event, sse.data) if sse.id else None
@@ -157,8 +164,8 @@ class PipelineServiceClient:
                             yield last_event_id, model
                             if isinstance(model, PipelineProgress) and model.status.is_terminal():
                                 return
-                        response = await http.get(f"/runs/{run_id}")
-                        _raise_for(response, f"pipeline service GET /runs/{run_id}")
+                        response = await http.get(path)
+                        _raise_for(response, f"pipeline service GET {path}")
                         if PipelineProgress.model_validate(response.json()).status.is_terminal():
                             return
                 except httpx.TransportError as exc:
@@ -166,7 +173,7 @@ class PipelineServiceClient:
                     if time.monotonic() - broken_since > RECONNECT_S:
                         raise UnavailableError(
                             f"the event stream of pipeline run {run_id} broke and {self.url} did not "
-                            f"come back within {RECONNECT_S:g}s ({type(exc).__name__})", source=SOURCE,
+                            f"come back within {RECONNECT_S:g}s ({type(exc).__name__})", source=_SOURCE,
                         ) from None
                     await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
