@@ -12,8 +12,9 @@ from ray_helpers import run_driver
 from raynb.client import RayClient
 from raynb.errors import ExecutionError, PipelineResumeError, ValidationError
 from raynb.executors import PipelineDefinition, RayPipelineExecutor
-from raynb.executors.pipeline import actor_name
+from raynb.executors.pipeline import NAMESPACE, actor_name
 from raynb.pipeline.models import ActionStatus, RunStatus
+from raynb.widgets.pipeline import PipelineProgressWidget
 
 SECRET = "pipeline-s3cret-env"
 # Actions live in a module of the executor's working_dir, imported the same way on Ray.
@@ -250,6 +251,16 @@ time.sleep(600)
 """
 
 
+def actor_alive(run_id: str) -> bool:
+    import ray
+
+    try:
+        ray.get_actor(actor_name(run_id), namespace=NAMESPACE)
+        return True
+    except ValueError:
+        return False
+
+
 def test_run_whose_driver_died_fails_and_can_be_resumed(ex: RayPipelineExecutor, service, workdir: Path, files) -> None:
     """A kernel that dies mid-run takes the run's actor with it: the run is failed, not RUNNING forever."""
     import selectors
@@ -273,7 +284,13 @@ def test_run_whose_driver_died_fails_and_can_be_resumed(ex: RayPipelineExecutor,
         driver.kill()
         driver.wait()
     assert run_id, "the driver did not get its run to the second action"
-    failed = wait_until(lambda: (p := ex.get_progress(run_id)).status.is_terminal() and p, "the orphan failed")
+    wait_until(lambda: not actor_alive(run_id), "the run's actor died with its driver")
+    assert ex.service.get_run(run_id).status is RunStatus.RUNNING  # what the service still holds
+
+    widget = PipelineProgressWidget(ex, run_id)  # as a new kernel shows the run: it ends FAILED
+    wait_until(lambda: widget.progress.get("status") == "FAILED", "the widget showed the run FAILED")
+    widget.close()
+    failed = ex.get_progress(run_id)
     assert failed.status is RunStatus.FAILED and "actor is gone" in failed.error
     assert [a.status for a in failed.actions][0] is ActionStatus.COMPLETED
 

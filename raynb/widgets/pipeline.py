@@ -77,12 +77,12 @@ class PipelineProgressWidget(RequestWidget):
         self._follower = self.spawn(self._run(run_id))
 
     async def _run(self, run_id: str) -> None:
-        service = self._executor.service
         flusher = asyncio.create_task(self._flush_every())
         last_id, failures = 0, 0
         try:
             while True:
                 try:
+                    service = await asyncio.to_thread(self._service_for, run_id)
                     async for event_id, event in service.aevents(run_id, last_event_id=last_id):
                         last_id, failures = event_id, 0
                         self._take(event)
@@ -106,6 +106,12 @@ class PipelineProgressWidget(RequestWidget):
             self._ready.set()
         if self._handle is not None and self._latest_status_is_terminal():
             self._handle.update(self)  # the saved notebook's snapshot: the final state
+
+    def _service_for(self, run_id: str) -> Any:
+        """The executor's service client (found or started off the loop), after reading the run
+        through the executor: a run left behind by a dead kernel is failed, so the stream ends."""
+        self._executor.get_progress(run_id)
+        return self._executor.service
 
     def _take(self, event: Any) -> None:
         data = event.model_dump(mode="json")
