@@ -60,7 +60,7 @@ def actor_overhead() -> tuple[float, float]:
             return None
 
     raw = Raw.remote()
-    with RayActorExecutor(num_cpus=0.1) as executor:
+    with RayActorExecutor(num_cpus=0.1, show_progress=False) as executor:
         for _ in range(20):  # warm both: actors started, code loaded
             executor.execute(Noop)
             ray.get(raw.run.remote({}))

@@ -31,15 +31,17 @@ LOAD_EXT = (
 )
 
 
-def timed(fn, repeat: int = 5) -> float:
-    """Median wall time of ``fn`` over ``repeat`` runs, after one warm-up run."""
-    fn()
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+def paired(ours, theirs, repeat: int = 5) -> tuple[float, float]:
+    """Median wall times of ``ours`` and ``theirs`` over ``repeat`` rounds, after one warm-up
+    each; every round runs both, alternating who goes first, so load changes hit both alike."""
+    ours(), theirs()
+    runs: dict = {ours: [], theirs: []}
+    for i in range(repeat):
+        for fn in (ours, theirs) if i % 2 == 0 else (theirs, ours):
+            start = time.perf_counter()
+            fn()
+            runs[fn].append(time.perf_counter() - start)
+    return statistics.median(runs[ours]), statistics.median(runs[theirs])
 
 
 def add_jobs(client: RayClient, wanted: int) -> list[str]:
@@ -100,15 +102,16 @@ def main() -> None:
             return run
 
         ray_jobs_client = JobSubmissionClient(url)
+        jobs = paired(magic(f"ray_jobs --limit {n_jobs}"), ray_jobs_client.list_jobs, repeat=9)
+        tasks = paired(
+            magic(f"ray_tasks --limit {args.tasks} --job {ray_job_id}"),
+            lambda: list_tasks(address=url, limit=args.tasks, filters=[("job_id", "=", ray_job_id)],
+                               raise_on_missing_output=False),
+            repeat=3,
+        )  # fmt: skip
         rows = [
-            (f"%ray_jobs --limit {n_jobs} ({n_jobs} jobs)", timed(magic(f"ray_jobs --limit {n_jobs}")),
-             "JobSubmissionClient.list_jobs()", timed(ray_jobs_client.list_jobs)),
-            (f"%ray_tasks --limit {args.tasks}",
-             timed(magic(f"ray_tasks --limit {args.tasks} --job {ray_job_id}"), repeat=3),
-             "ray.util.state.list_tasks(limit=…)",
-             timed(lambda: list_tasks(address=url, limit=args.tasks,
-                                      filters=[("job_id", "=", ray_job_id)], raise_on_missing_output=False),
-                   repeat=3)),
+            (f"%ray_jobs --limit {n_jobs} ({n_jobs} jobs)", jobs[0], "JobSubmissionClient.list_jobs()", jobs[1]),
+            (f"%ray_tasks --limit {args.tasks}", tasks[0], "ray.util.state.list_tasks(limit=…)", tasks[1]),
         ]
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(client.stop_job, added))

@@ -7,6 +7,7 @@ which escapes too). Only stdlib and raynb's own modules are imported here.
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -102,7 +103,7 @@ def relative_time(value: Moment, now: Moment = None) -> str:
 def local_time(value: Moment) -> str:
     """ "2026-11-23 14:05:12" in the local timezone; "" when unknown."""
     when = _to_datetime(value)
-    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when.timestamp())) if when else ""
 
 
 def human_duration(seconds: float | None) -> str:
@@ -262,6 +263,7 @@ def job_table(jobs: Sequence[Job], *, total: int | None = None, now: Moment = No
 
     total: how many jobs matched before the caller cut the list (a ListResult carries its own).
     """
+    now = _to_datetime(now) or datetime.now(timezone.utc)  # one clock reading for every row
     rows = [[
         _cell(job.id, 64, mono=True), _status_cell(job.status), _time_cell(job.start_time, now),
         _cell(human_duration(_job_duration(job, now))),
