@@ -38,7 +38,7 @@ from ..pipeline.models import (
 )  # fmt: skip
 from ..pipeline.worker import params_for, remote_pipeline_actor
 from .base import RayExecutorBase, new_job_id, validate_params
-from .connect import connect
+from .connect import connect, dashboard_url
 
 __all__ = ["PipelineDefinition", "RayPipelineExecutor"]
 
@@ -290,26 +290,30 @@ class RayPipelineExecutor(RayExecutorBase):
 
         A run's actor lives as long as the process that submitted it; when that process ended
         (a kernel restart), the service still holds the run as RUNNING and nothing will end it.
-        Such a run is failed here, so it can be resumed. A PENDING run is given
-        :data:`ORPHAN_GRACE_S` to start its actor first.
+        Such a run is failed here, so it can be resumed: when this executor's cluster lists the
+        run's actor, and only as DEAD. A run whose actor this cluster never had (it runs on
+        another cluster sharing the service) is left as it is; a PENDING one gets
+        :data:`ORPHAN_GRACE_S` to start its actor.
         """
         if run.status.is_terminal() or run.run_id in self._runs:
             return run
         if run.status is RunStatus.PENDING and time.time() - run.created_at.timestamp() < ORPHAN_GRACE_S:
             return run
-        import ray
+        from ..client import RayClient
 
         try:
             connect(self.config.ray_address)
-            ray.get_actor(actor_name(run.run_id), namespace=NAMESPACE)
+            with RayClient(dashboard_url()) as client:
+                filters = {"name": actor_name(run.run_id), "ray_namespace": NAMESPACE}
+                actors = client.list_actors(filters=filters, limit=10)
+        except Exception:  # Ray or its dashboard unreachable: the service's word stands
             return run
-        except ValueError:  # no such actor: the run is orphaned
-            self._fail_quietly(run.run_id, (
-                "its Ray actor is gone (the process that submitted it ended): resume it with "
-                f"submit(pipeline, resume_from={run.run_id!r})"))
-            return self.service.get_run(run.run_id)
-        except Exception:  # Ray unreachable: the service's word stands
+        if not actors or any(actor.state != "DEAD" for actor in actors):
             return run
+        self._fail_quietly(run.run_id, (
+            "its Ray actor is gone (the process that submitted it ended): resume it with "
+            f"submit(pipeline, resume_from={run.run_id!r})"))
+        return self.service.get_run(run.run_id)
 
     def get_checkpoints(self, run_id: str) -> list[Checkpoint]:
         return self.service.checkpoints(run_id)
