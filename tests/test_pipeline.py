@@ -243,10 +243,10 @@ import sys, time
 from raynb.executors import RayPipelineExecutor
 service, workdir, gate = sys.argv[1:]
 ex = RayPipelineExecutor(working_dir=workdir, pipeline_service_url=service, num_cpus=0.1, show_progress=False)
-run_id = ex.submit(["pl_test_actions:Double", "pl_test_actions:Gate"], {"a": 1, "gate": gate})
-while ex.get_progress(run_id).current_action_index != 1:
+run_ids = [ex.submit(["pl_test_actions:Double", "pl_test_actions:Gate"], {"a": a, "gate": gate}) for a in (1, 2)]
+while any(ex.get_progress(run_id).current_action_index != 1 for run_id in run_ids):
     time.sleep(0.1)
-print("run id:", run_id, flush=True)
+print("run ids:", *run_ids, flush=True)
 time.sleep(600)
 """
 
@@ -271,22 +271,24 @@ def test_run_whose_driver_died_fails_and_can_be_resumed(ex: RayPipelineExecutor,
         [sys.executable, "-c", ORPHAN_SCRIPT, service.url, str(workdir), files["gate"]],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    run_id, deadline = "", time.monotonic() + 300
+    run_ids, deadline = [], time.monotonic() + 300
     try:
         with selectors.DefaultSelector() as sel:  # Ray also forwards the actor's prints here
             sel.register(driver.stdout, selectors.EVENT_READ)
-            while not run_id and sel.select(timeout=max(0, deadline - time.monotonic())):
+            while not run_ids and sel.select(timeout=max(0, deadline - time.monotonic())):
                 line = driver.stdout.readline()
                 if not line:
                     break
-                run_id = line.split()[-1] if line.startswith("run id:") else ""
+                run_ids = line.split()[2:] if line.startswith("run ids:") else []
     finally:
         driver.kill()
         driver.wait()
-    assert run_id, "the driver did not get its run to the second action"
-    wait_until(lambda: not actor_alive(run_id), "the run's actor died with its driver")
-    assert ex.service.get_run(run_id).status is RunStatus.RUNNING  # what the service still holds
+    assert len(run_ids) == 2, "the driver did not get its runs to the second action"
+    run_id, waited = run_ids
+    wait_until(lambda: not any(map(actor_alive, run_ids)), "the runs' actors died with their driver")
+    assert {ex.service.get_run(r).status for r in run_ids} == {RunStatus.RUNNING}  # what the service holds
 
+    assert ex.wait(waited, timeout_seconds=120) is RunStatus.FAILED  # not an hour of waiting
     widget = PipelineProgressWidget(ex, run_id)  # as a new kernel shows the run: it ends FAILED
     wait_until(lambda: widget.progress.get("status") == "FAILED", "the widget showed the run FAILED")
     widget.close()

@@ -12,6 +12,7 @@ in this process (a daemon thread, database :func:`raynb.pipeline.app.default_db_
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import threading
@@ -52,6 +53,12 @@ _embedded_lock = threading.Lock()
 
 def actor_name(run_id: str) -> str:
     return f"raynb-pipeline-{run_id}"
+
+
+def _actor_dead(client: Any, run_id: str) -> bool:
+    """True if the cluster behind ``client`` lists the run's actor, and only as DEAD."""
+    actors = client.list_actors(filters={"name": actor_name(run_id), "ray_namespace": NAMESPACE}, limit=10)
+    return bool(actors) and all(actor.state == "DEAD" for actor in actors)
 
 
 def _embedded_service(url: str) -> str:
@@ -279,14 +286,14 @@ class RayPipelineExecutor(RayExecutorBase):
         return self.get_progress(run_id).status
 
     def get_progress(self, run_id: str) -> PipelineProgress:
-        return self._orphan_check(self.service.get_run(run_id))
+        return self._settle([self.service.get_run(run_id)])[0]
 
     def list_runs(self, limit: int = 50) -> list[PipelineProgress]:
         """The latest runs the service knows, newest first."""
-        return [self._orphan_check(run) for run in self.service.list_runs(limit)]
+        return self._settle(self.service.list_runs(limit))
 
-    def _orphan_check(self, run: PipelineProgress) -> PipelineProgress:
-        """``run``, FAILED if it is left unfinished by a driver that is gone.
+    def _settle(self, runs: list[PipelineProgress]) -> list[PipelineProgress]:
+        """``runs``, those left unfinished by a driver that is gone marked FAILED.
 
         A run's actor lives as long as the process that submitted it; when that process ended
         (a kernel restart), the service still holds the run as RUNNING and nothing will end it.
@@ -295,25 +302,27 @@ class RayPipelineExecutor(RayExecutorBase):
         another cluster sharing the service) is left as it is; a PENDING one gets
         :data:`ORPHAN_GRACE_S` to start its actor.
         """
-        if run.status.is_terminal() or run.run_id in self._runs:
-            return run
-        if run.status is RunStatus.PENDING and time.time() - run.created_at.timestamp() < ORPHAN_GRACE_S:
-            return run
+        now = time.time()
+        candidates = [
+            run.run_id for run in runs
+            if not run.status.is_terminal() and run.run_id not in self._runs
+            and (run.status is not RunStatus.PENDING or now - run.created_at.timestamp() >= ORPHAN_GRACE_S)
+        ]  # fmt: skip
+        if not candidates:
+            return runs
         from ..client import RayClient
 
         try:
             connect(self.config.ray_address)
             with RayClient(dashboard_url()) as client:
-                filters = {"name": actor_name(run.run_id), "ray_namespace": NAMESPACE}
-                actors = client.list_actors(filters=filters, limit=10)
+                orphans = {run_id for run_id in candidates if _actor_dead(client, run_id)}
         except Exception:  # Ray or its dashboard unreachable: the service's word stands
-            return run
-        if not actors or any(actor.state != "DEAD" for actor in actors):
-            return run
-        self._fail_quietly(run.run_id, (
-            "its Ray actor is gone (the process that submitted it ended): resume it with "
-            f"submit(pipeline, resume_from={run.run_id!r})"))
-        return self.service.get_run(run.run_id)
+            return runs
+        for run_id in orphans:
+            self._fail_quietly(run_id, (
+                "its Ray actor is gone (the process that submitted it ended): resume it with "
+                f"submit(pipeline, resume_from={run_id!r})"))
+        return [self.service.get_run(run.run_id) if run.run_id in orphans else run for run in runs]
 
     def get_checkpoints(self, run_id: str) -> list[Checkpoint]:
         return self.service.checkpoints(run_id)
@@ -334,6 +343,7 @@ class RayPipelineExecutor(RayExecutorBase):
     def stream_progress(self, run_id: str, timeout: float = 3600) -> Iterator[PipelineProgress]:
         """Snapshots of the run as they change (SSE), until it ends; ExecutionTimeoutError after
         ``timeout`` seconds."""
+        self.get_progress(run_id)  # a run left by a dead driver is failed, so the stream ends
         last: PipelineProgress | None = None
         for _, event in self.service.events(run_id, timeout=timeout):
             if isinstance(event, PipelineProgress):
@@ -348,6 +358,7 @@ class RayPipelineExecutor(RayExecutorBase):
 
     async def stream_progress_async(self, run_id: str, timeout: float = 3600) -> AsyncIterator[PipelineProgress]:
         """:meth:`stream_progress` for ``async for``."""
+        await asyncio.to_thread(self.get_progress, run_id)  # as in stream_progress
         last: PipelineProgress | None = None
         async for _, event in self.service.aevents(run_id, timeout=timeout):
             if isinstance(event, PipelineProgress):
