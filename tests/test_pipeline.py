@@ -251,17 +251,15 @@ time.sleep(600)
 """
 
 
-def actor_alive(run_id: str) -> bool:
-    import ray
-
-    try:
-        ray.get_actor(actor_name(run_id), namespace=NAMESPACE)
-        return True
-    except ValueError:
-        return False
+def actor_alive(client: RayClient, run_id: str) -> bool:
+    """The run's actor is listed by Ray and not DEAD (ray.get_actor can fail on a dying actor)."""
+    actors = client.list_actors(filters={"name": actor_name(run_id), "ray_namespace": NAMESPACE})
+    return any(actor.state != "DEAD" for actor in actors)
 
 
-def test_run_whose_driver_died_fails_and_can_be_resumed(ex: RayPipelineExecutor, service, workdir: Path, files) -> None:
+def test_run_whose_driver_died_fails_and_can_be_resumed(
+    ex: RayPipelineExecutor, service, workdir: Path, files, client: RayClient
+) -> None:
     """A kernel that dies mid-run takes the run's actor with it: the run is failed, not RUNNING forever."""
     import selectors
     import subprocess
@@ -285,7 +283,7 @@ def test_run_whose_driver_died_fails_and_can_be_resumed(ex: RayPipelineExecutor,
         driver.wait()
     assert len(run_ids) == 2, "the driver did not get its runs to the second action"
     run_id, waited = run_ids
-    wait_until(lambda: not any(map(actor_alive, run_ids)), "the runs' actors died with their driver")
+    wait_until(lambda: not any(actor_alive(client, r) for r in run_ids), "the runs' actors died with their driver")
     assert {ex.service.get_run(r).status for r in run_ids} == {RunStatus.RUNNING}  # what the service holds
 
     assert ex.wait(waited, timeout_seconds=120) is RunStatus.FAILED  # not an hour of waiting
