@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -145,6 +147,82 @@ def stop_local_head(head: LocalHead | None = None, timeout: float = 30.0) -> boo
     return True
 
 
+@dataclass(frozen=True)
+class LocalWorker:
+    """A worker node started on this machine and joined to a local head (its own ports and
+    session folder), e.g. to try placement and multi-node logs on a laptop."""
+
+    gcs_address: str  # the head it joined
+    pid: int  # the `ray start --block` process
+    temp_dir: str
+    resources: dict[str, float]
+
+
+_workers: dict[int, tuple[LocalWorker, subprocess.Popen]] = {}
+
+_WORKER_PORT_FLAGS = (
+    "node-manager-port", "object-manager-port", "metrics-export-port", "dashboard-agent-listen-port",
+    "dashboard-agent-grpc-port", "runtime-env-agent-port",
+)  # fmt: skip
+
+
+def start_local_worker(
+    head: LocalHead | str,
+    *,
+    num_cpus: int = 1,
+    resources: dict[str, float] | None = None,
+    object_store_memory: int = 100 * 1024**2,
+    timeout: float = 120.0,
+    env: dict[str, str] | None = None,
+) -> LocalWorker:
+    """Start a worker node on 127.0.0.1 joined to ``head`` (a LocalHead or a GCS address).
+
+    It gets free ports and its own session folder (so its logs are its own), ``num_cpus`` CPUs
+    and the custom ``resources`` (e.g. ``{"worker_node": 1}``) to place work on it. Returns
+    once the raylet runs; :func:`stop_local_worker` stops it.
+    """
+    gcs = head.gcs_address if isinstance(head, LocalHead) else head
+    ports = dict(zip(_WORKER_PORT_FLAGS, _free_ports(len(_WORKER_PORT_FLAGS))))
+    tmp = tempfile.mkdtemp(prefix="raynb-worker-", dir="/tmp")
+    cmd = [
+        _ray_executable(), "start", "--block", f"--address={gcs}", "--node-ip-address=127.0.0.1",
+        f"--num-cpus={num_cpus}", f"--object-store-memory={object_store_memory}", f"--temp-dir={tmp}",
+        "--min-worker-port=0", "--max-worker-port=0", "--disable-usage-stats",
+        *(f"--{flag}={port}" for flag, port in ports.items()),
+        *([f"--resources={json.dumps(resources)}"] if resources else []),
+    ]  # fmt: skip
+    log_path = Path(tmp) / "raynb-worker.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=_head_env(env), start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    try:
+        while b"Ray runtime started" not in log_path.read_bytes():
+            if proc.poll() is not None:
+                raise RuntimeError(f"local Ray worker exited ({proc.returncode}); see {log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"local Ray worker not up in {timeout:g}s; see {log_path}")
+            time.sleep(0.25)
+    except BaseException:
+        _terminate(proc, tmp, timeout=5, own_dir=True)
+        raise
+    worker = LocalWorker(gcs, proc.pid, tmp, dict(resources or {}))
+    _workers[proc.pid] = (worker, proc)
+    return worker
+
+
+def stop_local_worker(worker: LocalWorker, timeout: float = 30.0) -> bool:
+    """Stop a worker node started here (its raylet, workers and drivers); False if not ours."""
+    owned = _workers.pop(worker.pid, None)
+    if owned is None:
+        return False
+    _terminate(owned[1], worker.temp_dir, timeout, own_dir=True)
+    shutil.rmtree(worker.temp_dir, ignore_errors=True)
+    return True
+
+
 def ensure_local_head(**kwargs) -> LocalHead:
     """Return a live head started here, else the live head named in the state file, else a new one.
 
@@ -171,6 +249,8 @@ def ensure_local_head(**kwargs) -> LocalHead:
 
 @atexit.register
 def _stop_all() -> None:
+    for worker, _ in list(_workers.values()):
+        stop_local_worker(worker)
     for head, _, _ in reversed(list(_owned.values())):
         stop_local_head(head)
 
@@ -264,23 +344,27 @@ def _processes_naming(paths: list[str], table: dict[int, tuple[int, str, list[st
     return {pid for pid, (_, _, argv) in table.items() if any(map(names, argv))}
 
 
-def _terminate(proc: subprocess.Popen, temp_dir: str | None, timeout: float) -> None:
-    """SIGTERM `ray start --block`; SIGKILL whatever of its processes outlives ``timeout``."""
+def _terminate(proc: subprocess.Popen, temp_dir: str | None, timeout: float, own_dir: bool = False) -> None:
+    """SIGTERM `ray start --block`; SIGKILL whatever of its processes outlives ``timeout``.
+
+    ``own_dir``: every session folder in ``temp_dir`` is this node's (a worker node's private
+    folder); otherwise only the one Ray named after ``proc``'s pid (a head's)."""
     victims: dict[int, str] = {}
-    _track(victims, proc, temp_dir)  # before the signal, while the process tree is intact
+    track = functools.partial(_track, victims, proc, temp_dir, own_dir)
+    track()  # before the signal, while the process tree is intact
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)  # Ray's handler stops gcs, raylet, dashboard, workers
-    if _wait_gone(proc, victims, temp_dir, timeout):
+    if _wait_gone(proc, victims, track, timeout):
         return
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
     for pid in victims:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-    _wait_gone(proc, victims, temp_dir, 5)
+    _wait_gone(proc, victims, track, 5)
 
 
-def _track(victims: dict[int, str], proc: subprocess.Popen, temp_dir: str | None) -> None:
+def _track(victims: dict[int, str], proc: subprocess.Popen, temp_dir: str | None, own_dir: bool) -> None:
     """Update ``victims`` (pid -> start time): drop exited ones, add ``proc``, its descendants
     (workers and job drivers leave its process group) and users of its session dir."""
     table = _proc_table()
@@ -289,19 +373,18 @@ def _track(victims: dict[int, str], proc: subprocess.Popen, temp_dir: str | None
     if proc.poll() is None and proc.pid in table:  # an unreaped child: its pid cannot be reused
         victims[proc.pid] = table[proc.pid][1]
     # Ray names the session dir after the `ray start` pid; the temp dir may be shared.
-    sessions = [str(p) for p in Path(temp_dir).glob(f"session_*_{proc.pid}")] if temp_dir else []
+    pattern = "session_*" if own_dir else f"session_*_{proc.pid}"
+    sessions = [str(p) for p in Path(temp_dir).glob(pattern)] if temp_dir else []
     victims.update((p, table[p][1]) for p in _processes_naming(sessions, table))
     while new := {p: t for p, (ppid, t, _) in table.items() if ppid in victims and p not in victims}:
         victims.update(new)
 
 
-def _wait_gone(
-    proc: subprocess.Popen, victims: dict[int, str], temp_dir: str | None, timeout: float
-) -> bool:
-    """Wait until ``proc`` and ``victims`` (kept up to date) have exited."""
+def _wait_gone(proc: subprocess.Popen, victims: dict[int, str], track: Any, timeout: float) -> bool:
+    """Wait until ``proc`` and ``victims`` (kept up to date by ``track()``) have exited."""
     deadline = time.monotonic() + timeout
     while True:
-        _track(victims, proc, temp_dir)
+        track()
         if proc.poll() is not None and not victims:
             return True
         if time.monotonic() > deadline:

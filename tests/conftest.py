@@ -1,13 +1,15 @@
 """Shared fixtures: one real local Ray head for the whole session.
 
 Set RAYNB_TEST_DASHBOARD=http://127.0.0.1:8265 (and optionally RAYNB_TEST_RAY_CLIENT=
-ray://127.0.0.1:10001) to reuse a running head instead of starting one.
+ray://127.0.0.1:10001, RAYNB_TEST_GCS=127.0.0.1:6379) to reuse a running head instead of
+starting one. ``worker_node`` adds a second node to the head, once per session.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,14 @@ from raynb.client import RayClient  # noqa: E402
 class TestHead:
     dashboard_url: str
     client_address: str | None
+    gcs_address: str | None = None
+
+
+@dataclass(frozen=True)
+class TestWorker:
+    node_id: str
+    resource: str  # a custom resource only this node has: resources={name: 1} places work there
+    worker: object  # the raynb.cluster.LocalWorker
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,16 +47,46 @@ def private_pipeline_db(tmp_path_factory: pytest.TempPathFactory) -> None:
 def ray_head(tmp_path_factory: pytest.TempPathFactory):
     url = os.environ.get("RAYNB_TEST_DASHBOARD")
     if url:
-        yield TestHead(url, os.environ.get("RAYNB_TEST_RAY_CLIENT"))
+        yield TestHead(url, os.environ.get("RAYNB_TEST_RAY_CLIENT"), os.environ.get("RAYNB_TEST_GCS"))
         return
     from raynb import cluster
 
     os.environ["RAYNB_STATE_DIR"] = str(tmp_path_factory.mktemp("raynb-state"))
     head = cluster.start_local_head(num_cpus=4, object_store_memory=200 * 1024**2)
     try:
-        yield TestHead(head.dashboard_url, head.client_address)
+        yield TestHead(head.dashboard_url, head.client_address, head.gcs_address)
     finally:
         cluster.stop_local_head(head)
+
+
+def join_worker(head: TestHead, resource: str, num_cpus: int = 1) -> TestWorker:
+    """Start a worker node on this machine joined to ``head``; return once Ray lists it ALIVE
+    with ``resource`` in the cluster's totals."""
+    from raynb import cluster
+
+    if not head.gcs_address:
+        pytest.fail("a worker node needs the head's GCS address: set RAYNB_TEST_GCS")
+    worker = cluster.start_local_worker(head.gcs_address, num_cpus=num_cpus, resources={resource: 1})
+    deadline = time.monotonic() + 120
+    with RayClient(head.dashboard_url) as client:
+        while time.monotonic() < deadline:
+            nodes = [n for n in client.list_nodes(limit=1000)
+                     if n.state == "ALIVE" and (n.resources_total or {}).get(resource)]
+            if nodes:
+                return TestWorker(nodes[0].node_id, resource, worker)
+            time.sleep(0.5)
+    cluster.stop_local_worker(worker)
+    pytest.fail(f"the worker node with {resource} did not join within 120 s")
+
+
+@pytest.fixture(scope="session")
+def worker_node(ray_head: TestHead):
+    """A second node (1 CPU, custom resource ``worker_node``) for the whole session."""
+    from raynb import cluster
+
+    node = join_worker(ray_head, "worker_node")
+    yield node
+    cluster.stop_local_worker(node.worker)
 
 
 @pytest.fixture(scope="session")
