@@ -149,12 +149,12 @@ def stop_local_head(head: LocalHead | None = None, timeout: float = 30.0) -> boo
 
 @dataclass(frozen=True)
 class LocalWorker:
-    """A worker node started on this machine and joined to a local head (its own ports and
-    session folder), e.g. to try placement and multi-node logs on a laptop."""
+    """A worker node started on this machine and joined to a local head (its own ports), e.g.
+    to try placement and multi-node logs on a laptop."""
 
     gcs_address: str  # the head it joined
     pid: int  # the `ray start --block` process
-    temp_dir: str
+    log_path: str  # what `ray start` printed
     resources: dict[str, float]
 
 
@@ -177,21 +177,22 @@ def start_local_worker(
 ) -> LocalWorker:
     """Start a worker node on 127.0.0.1 joined to ``head`` (a LocalHead or a GCS address).
 
-    It gets free ports and its own session folder (so its logs are its own), ``num_cpus`` CPUs
-    and the custom ``resources`` (e.g. ``{"worker_node": 1}``) to place work on it. Returns
-    once the raylet runs; :func:`stop_local_worker` stops it.
+    It gets free ports, ``num_cpus`` CPUs and the custom ``resources`` (e.g.
+    ``{"worker_node": 1}``) to place work on it. It writes its logs into the head's session
+    folder, as every node of a real cluster writes into the same path on its own machine
+    (Ray's Jobs API reads a driver's log at that path on the driver's node). Returns once
+    the raylet runs; :func:`stop_local_worker` stops it.
     """
     gcs = head.gcs_address if isinstance(head, LocalHead) else head
     ports = dict(zip(_WORKER_PORT_FLAGS, _free_ports(len(_WORKER_PORT_FLAGS))))
-    tmp = tempfile.mkdtemp(prefix="raynb-worker-", dir="/tmp")
+    log_path = Path(tempfile.mkstemp(prefix="raynb-worker-", suffix=".log", dir="/tmp")[1])
     cmd = [
         _ray_executable(), "start", "--block", f"--address={gcs}", "--node-ip-address=127.0.0.1",
-        f"--num-cpus={num_cpus}", f"--object-store-memory={object_store_memory}", f"--temp-dir={tmp}",
+        f"--num-cpus={num_cpus}", f"--object-store-memory={object_store_memory}",
         "--min-worker-port=0", "--max-worker-port=0", "--disable-usage-stats",
         *(f"--{flag}={port}" for flag, port in ports.items()),
         *([f"--resources={json.dumps(resources)}"] if resources else []),
     ]  # fmt: skip
-    log_path = Path(tmp) / "raynb-worker.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -206,9 +207,9 @@ def start_local_worker(
                 raise RuntimeError(f"local Ray worker not up in {timeout:g}s; see {log_path}")
             time.sleep(0.25)
     except BaseException:
-        _terminate(proc, tmp, timeout=5, own_dir=True)
+        _terminate(proc, None, timeout=5)  # its processes are its descendants
         raise
-    worker = LocalWorker(gcs, proc.pid, tmp, dict(resources or {}))
+    worker = LocalWorker(gcs, proc.pid, str(log_path), dict(resources or {}))
     _workers[proc.pid] = (worker, proc)
     return worker
 
@@ -218,8 +219,8 @@ def stop_local_worker(worker: LocalWorker, timeout: float = 30.0) -> bool:
     owned = _workers.pop(worker.pid, None)
     if owned is None:
         return False
-    _terminate(owned[1], worker.temp_dir, timeout, own_dir=True)
-    shutil.rmtree(worker.temp_dir, ignore_errors=True)
+    _terminate(owned[1], None, timeout)
+    Path(worker.log_path).unlink(missing_ok=True)
     return True
 
 
@@ -344,13 +345,13 @@ def _processes_naming(paths: list[str], table: dict[int, tuple[int, str, list[st
     return {pid for pid, (_, _, argv) in table.items() if any(map(names, argv))}
 
 
-def _terminate(proc: subprocess.Popen, temp_dir: str | None, timeout: float, own_dir: bool = False) -> None:
+def _terminate(proc: subprocess.Popen, temp_dir: str | None, timeout: float) -> None:
     """SIGTERM `ray start --block`; SIGKILL whatever of its processes outlives ``timeout``.
 
-    ``own_dir``: every session folder in ``temp_dir`` is this node's (a worker node's private
-    folder); otherwise only the one Ray named after ``proc``'s pid (a head's)."""
+    Its processes are its descendants and, with a head's ``temp_dir``, the users of the
+    session folder Ray named after ``proc``'s pid."""
     victims: dict[int, str] = {}
-    track = functools.partial(_track, victims, proc, temp_dir, own_dir)
+    track = functools.partial(_track, victims, proc, temp_dir)
     track()  # before the signal, while the process tree is intact
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)  # Ray's handler stops gcs, raylet, dashboard, workers
@@ -364,7 +365,7 @@ def _terminate(proc: subprocess.Popen, temp_dir: str | None, timeout: float, own
     _wait_gone(proc, victims, track, 5)
 
 
-def _track(victims: dict[int, str], proc: subprocess.Popen, temp_dir: str | None, own_dir: bool) -> None:
+def _track(victims: dict[int, str], proc: subprocess.Popen, temp_dir: str | None) -> None:
     """Update ``victims`` (pid -> start time): drop exited ones, add ``proc``, its descendants
     (workers and job drivers leave its process group) and users of its session dir."""
     table = _proc_table()
@@ -373,8 +374,7 @@ def _track(victims: dict[int, str], proc: subprocess.Popen, temp_dir: str | None
     if proc.poll() is None and proc.pid in table:  # an unreaped child: its pid cannot be reused
         victims[proc.pid] = table[proc.pid][1]
     # Ray names the session dir after the `ray start` pid; the temp dir may be shared.
-    pattern = "session_*" if own_dir else f"session_*_{proc.pid}"
-    sessions = [str(p) for p in Path(temp_dir).glob(pattern)] if temp_dir else []
+    sessions = [str(p) for p in Path(temp_dir).glob(f"session_*_{proc.pid}")] if temp_dir else []
     victims.update((p, table[p][1]) for p in _processes_naming(sessions, table))
     while new := {p: t for p, (ppid, t, _) in table.items() if ppid in victims and p not in victims}:
         victims.update(new)

@@ -1,7 +1,8 @@
 """Every error raynb raises, in one tree; catch the base to catch them all::
 
     RaynbError
-    ├── RayClientError                 the dashboard client; status_code, one-line message
+    ├── RayClientError                 the dashboard client (alias ClientError); status_code
+    │   │                              (alias status), one-line message
     │   ├── BadRequestError            400  bad id or argument, unknown protocol, refused request
     │   ├── AuthError                  401/403  missing or wrong token
     │   ├── NotFoundError              404  no such job, node, task, actor or application
@@ -28,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 __all__ = [
     "AuthError",
     "BadRequestError",
+    "ClientError",
     "ExecutionError",
     "ExecutionTimeoutError",
     "ExecutorError",
@@ -102,8 +104,16 @@ class RayClientError(RaynbError):
         self.message = redact(message)
         super().__init__(self.message)
 
+    @property
+    def status(self) -> int:
+        """``status_code`` under the name the seed documents also use (``e.status``)."""
+        return self.status_code
+
     def __str__(self) -> str:
         return f"[{self.status_code}] {self.message}"
+
+
+ClientError = RayClientError  # the seed documents' name for the client's base error
 
 
 class BadRequestError(RayClientError):

@@ -66,13 +66,15 @@ def join_worker(head: TestHead, resource: str, num_cpus: int = 1) -> TestWorker:
 
     if not head.gcs_address:
         pytest.fail("a worker node needs the head's GCS address: set RAYNB_TEST_GCS")
-    worker = cluster.start_local_worker(head.gcs_address, num_cpus=num_cpus, resources={resource: 1})
-    deadline = time.monotonic() + 120
     with RayClient(head.dashboard_url) as client:
+        before = {n.node_id for n in client.list_nodes(limit=1000)}
+        worker = cluster.start_local_worker(head.gcs_address, num_cpus=num_cpus, resources={resource: 1})
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            nodes = [n for n in client.list_nodes(limit=1000)
-                     if n.state == "ALIVE" and (n.resources_total or {}).get(resource)]
-            if nodes:
+            alive = [n for n in client.list_nodes(limit=1000) if n.alive]
+            nodes = [n for n in alive if n.node_id not in before and (n.resources_total or {}).get(resource)]
+            usage = client.get_cluster_status().resources  # the autoscaler's view lags a little
+            if nodes and usage.get("CPU") and usage["CPU"].total == sum(n.resources_total["CPU"] for n in alive):
                 return TestWorker(nodes[0].node_id, resource, worker)
             time.sleep(0.5)
     cluster.stop_local_worker(worker)

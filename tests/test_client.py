@@ -29,7 +29,7 @@ def test_version_nodes_and_cluster_status(client: RayClient) -> None:
     assert client.get_node(head.node_id).node_id == head.node_id
     status = client.get_cluster_status()
     assert status.nodes_alive >= 1
-    assert status.resources["CPU"].total == head.resources_total["CPU"]
+    assert status.resources["CPU"].total == sum(n.resources_total.get("CPU", 0) for n in nodes if n.alive)
     assert "Resources" in status.text
     deadline = time.monotonic() + 60
     while True:  # a fresh head reports its node's usage a few seconds after it starts
@@ -84,8 +84,14 @@ def test_stop_a_sleeping_job(client: RayClient) -> None:
     wait_for_status(client, job.submission_id, {JobStatus.RUNNING})
     with pytest.raises(BadRequestError, match="stop it first"):
         client.delete_job(job.submission_id)
-    assert client.stop_job(job.submission_id) is True
+    result = client.stop_job(job.submission_id)
+    assert result and result.stopped and result["stopped"] is True
+    assert result["status"] in ("RUNNING", "STOPPED") and result.job_id == job.submission_id
     assert wait_terminal(client, job.submission_id) == JobStatus.STOPPED
+    # Stopping it again is the documents' 400 "already in terminal state", naming the status.
+    with pytest.raises(BadRequestError, match="already in terminal state STOPPED") as err:
+        client.stop_job(job.submission_id)
+    assert err.value.status == 400
 
 
 def test_tasks_and_actors_with_filters(client: RayClient) -> None:

@@ -86,7 +86,7 @@ def test_awkward_bytes_pass_through(client: RayClient) -> None:
 
 
 def test_line_limit_delivers_what_fits_then_429(dashboard_url: str) -> None:
-    with RayClient(dashboard_url, limits=StreamLimits(max_lines=10)) as c:
+    with RayClient(dashboard_url, stream_limits=StreamLimits(max_lines=10)) as c:
         job_id = numbered_job(c, n=50, delay=0)
         got: list[str] = []
         with pytest.raises(StreamLimitError) as err:

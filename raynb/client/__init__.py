@@ -3,6 +3,7 @@
 from ..errors import (
     AuthError,
     BadRequestError,
+    ClientError,
     NotFoundError,
     RayClientError,
     RayTimeoutError,
@@ -12,12 +13,14 @@ from ..errors import (
 )
 from .address import DEFAULT_ADDRESS, resolve_address, resolve_token
 from .aio import AsyncRayClient
-from .logs import StreamLimits
+from .limits import StreamLimits
+from .logs import LogNotice
 from .models import (
     Actor,
     ClusterStatus,
     Job,
     JobStatus,
+    JobStopResult,
     ListResult,
     Node,
     NodeStats,
@@ -28,7 +31,7 @@ from .models import (
     Task,
     Version,
 )
-from .sync import RayClient
+from .sync import BaseClient, RayClient, RayClientMixin
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -36,15 +39,20 @@ __all__ = [
     "AsyncRayClient",
     "AuthError",
     "BadRequestError",
+    "BaseClient",
+    "ClientError",
     "ClusterStatus",
     "Job",
     "JobStatus",
+    "JobStopResult",
     "ListResult",
+    "LogNotice",
     "Node",
     "NodeStats",
     "NotFoundError",
     "RayClient",
     "RayClientError",
+    "RayClientMixin",
     "RayTimeoutError",
     "ResourceUsage",
     "ServeApplication",

@@ -21,12 +21,23 @@ from ..errors import (
     error_for_status,
 )
 from . import logs, packaging
-from ._base import BaseClient, Filters, check_id, check_limit, filter_params
+from .limits import StreamLimits
+from ._base import (
+    ClientConfig,
+    Filters,
+    check_id,
+    check_limit,
+    check_ray_id,
+    filter_query,
+    late_filters,
+    parse_filters,
+)
 from .models import (
     Actor,
     ClusterStatus,
     Job,
     JobStatus,
+    JobStopResult,
     ListResult,
     Node,
     NodeStats,
@@ -39,19 +50,19 @@ from .models import (
 DELETE_SETTLE_S = 2.5  # Ray's job monitor writes a job's status up to ~1 s after it ends
 
 
-class AsyncRayClient(BaseClient):
+class AsyncRayClient(ClientConfig):
     """Async client of the Ray dashboard. Use ``async with AsyncRayClient() as ray: ...``.
 
     Address: argument > RAY_API_SERVER_ADDRESS > RAY_ADDRESS (http/https) > localhost:8265.
     Every method raises a :class:`~raynb.errors.RayClientError` subclass on failure.
     """
 
-    def __init__(self, address: str | None = None, **kwargs: Any) -> None:
-        super().__init__(address, **kwargs)
+    def __init__(self, base_url: str | None = None, token: str | None = None, **kwargs: Any) -> None:
+        super().__init__(base_url, token, **kwargs)
         self._http = httpx.AsyncClient(
             base_url=self.address,
             headers=self._headers,
-            timeout=self.timeout,
+            timeout=self._http_timeout,
             verify=self.verify,
             follow_redirects=False,
         )
@@ -77,7 +88,14 @@ class AsyncRayClient(BaseClient):
         return ssl.create_default_context(cafile=self.verify if isinstance(self.verify, str) else None)
 
     def _transport_error(self, exc: Exception, what: str) -> RayClientError:
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        """The error of the tree for what httpx raised: refused 503, no answer in time 408."""
+        if isinstance(exc, httpx.ConnectTimeout):
+            return RayTimeoutError(
+                f"{what}: could not connect to {self.address} within "
+                f"{self._http_timeout.connect or self.timeout:g}s: is the address right and the "
+                "dashboard reachable from here? retry, or raise timeout="
+            )
+        if isinstance(exc, httpx.ConnectError):
             return UnavailableError(
                 f"Ray dashboard unreachable at {self.address} ({what}): start Ray with "
                 "`ray start --head` or pass the dashboard address (RAY_API_SERVER_ADDRESS)"
@@ -131,15 +149,13 @@ class AsyncRayClient(BaseClient):
         return body.get("data") or {}
 
     async def _state_list(
-        self, resource: str, filters: Filters, limit: int, detail: bool = False
-    ) -> dict[str, Any]:
+        self, resource: str, model: Any, filters: Filters, limit: int, detail: bool = False
+    ) -> ListResult[Any]:
+        """A state API listing as a ListResult that tells truthfully what is missing."""
+        triples = parse_filters(filters)
         params = [("limit", str(check_limit(limit))), ("timeout", str(max(1, int(self.timeout))))]
         params += [("detail", "true")] if detail else []
-        params += filter_params(filters)
-        return (await self._state(f"/api/v0/{resource}", params)).get("result") or {}
-
-    @staticmethod
-    def _list_result(model: Any, data: dict[str, Any]) -> ListResult[Any]:
+        data = (await self._state(f"/api/v0/{resource}", params + filter_query(triples))).get("result") or {}
         rows = data.get("result") or []
         return ListResult(
             items=[model.from_dict(r) for r in rows],
@@ -148,6 +164,8 @@ class AsyncRayClient(BaseClient):
             num_filtered=data.get("num_filtered"),
             warnings=list(data.get("warnings") or []),
             partial_failure_warning=data.get("partial_failure_warning") or "",
+            resource=resource,
+            late_filters=late_filters(resource, triples),
         )
 
     @contextlib.asynccontextmanager
@@ -164,7 +182,7 @@ class AsyncRayClient(BaseClient):
                     body = (await response.aread()).decode(errors="replace")
                     raise error_for_status(response.status_code, body, what)
                 yield response.aiter_raw()
-        except httpx.ConnectError as exc:
+        except httpx.HTTPError as exc:
             raise self._transport_error(exc, what) from None
 
     # -- cluster ----------------------------------------------------------------------
@@ -175,18 +193,20 @@ class AsyncRayClient(BaseClient):
 
     async def list_nodes(self, *, filters: Filters = None, limit: int = 100) -> ListResult[Node]:
         """Nodes of the cluster (alive and dead), with their resources."""
-        return self._list_result(Node, await self._state_list("nodes", filters, limit))
+        return await self._state_list("nodes", Node, filters, limit)
 
     async def get_node(self, node_id: str) -> Node:
-        check_id(node_id, "node id", hex_only=True)
-        nodes = await self.list_nodes(filters={"node_id": node_id}, limit=1)
+        nodes = await self.list_nodes(filters={"node_id": check_ray_id(node_id, "node id")}, limit=1)
         if not nodes:
             raise NotFoundError(f"node {node_id} does not exist: list nodes to see their ids")
         return nodes[0]
 
     async def list_node_stats(self) -> list[NodeStats]:
-        """Live usage of every node: host CPU %, memory, object store, GPUs."""
-        data = await self._state("/nodes", params={"view": "summary"})
+        """Live usage of every node: host CPU %, memory, object store, GPUs.
+
+        Asked with ``nocache=1``: the dashboard otherwise answers the first read after its
+        cache expired with the old data (a dead node ALIVE, a new node missing)."""
+        data = await self._state("/nodes", params={"view": "summary", "nocache": "1"})
         return [NodeStats.from_dict(row) for row in data.get("summary") or []]
 
     async def get_cluster_status(self) -> ClusterStatus:
@@ -196,10 +216,12 @@ class AsyncRayClient(BaseClient):
             self._state("/api/cluster_status", params={"format": "1"}),
             self.list_nodes(limit=10_000),
         )
-        alive = sum(1 for n in nodes if n.state == "ALIVE")
+        alive = sum(1 for n in nodes if n.alive)
+        names = {name for n in nodes for name in n.resources_total or {}}
         return ClusterStatus.from_dict(
             {**status, "text": text.get("clusterStatus", ""), "nodes_alive": alive,
-             "nodes_dead": len(nodes) - alive}
+             "nodes_dead": len(nodes) - alive},
+            resource_names=names,
         )
 
     # -- jobs ---------------------------------------------------------------------------
@@ -207,7 +229,7 @@ class AsyncRayClient(BaseClient):
     async def list_jobs(self) -> ListResult[Job]:
         """Every job the cluster knows, submitted or driver-started."""
         rows = await self._json("GET", "/api/jobs/")
-        return ListResult(items=[Job.from_dict(r) for r in rows], total=len(rows))
+        return ListResult(items=[Job.from_dict(r) for r in rows], total=len(rows), resource="jobs")
 
     async def get_job(self, job_id: str) -> Job:
         return Job.from_dict(await self._json("GET", f"/api/jobs/{check_id(job_id)}"))
@@ -217,7 +239,17 @@ class AsyncRayClient(BaseClient):
 
     async def get_job_logs(self, job_id: str) -> str:
         """The whole driver log of a job as one string."""
-        return (await self._json("GET", f"/api/jobs/{check_id(job_id)}/logs")).get("logs", "")
+        try:
+            return (await self._json("GET", f"/api/jobs/{check_id(job_id)}/logs")).get("logs", "")
+        except ServerError:
+            job = await self.get_job(job_id)
+            if gone := await logs.lost_driver_node(self, job):
+                raise NotFoundError(f"the log of job {job.id} {gone}") from None
+            raise
+
+    async def list_job_logs(self, job_id: str) -> list[str]:
+        """The whole driver log of a job as a list of lines (the seed documents' name)."""
+        return (await self.get_job_logs(job_id)).splitlines()
 
     async def get_job_log_tail(self, job_id: str | Job, lines: int = 100) -> list[str]:
         """The last ``lines`` lines of a job's driver log (``job_id``: an id, or a Job just read).
@@ -273,10 +305,23 @@ class AsyncRayClient(BaseClient):
         data = await self._json("POST", "/api/jobs/", json=body)
         return SubmittedJob.from_dict(data)
 
-    async def stop_job(self, job_id: str) -> bool:
-        """Ask the job to stop; True if it was running and is now stopping."""
+    async def stop_job(self, job_id: str) -> JobStopResult:
+        """Ask the job to stop; the result is true if Ray took the request.
+
+        A job that already ended is a 400 ("already in terminal state"), as the seed
+        documents list it; the result's ``status`` is the job's status right after.
+        """
         data = await self._json("POST", f"/api/jobs/{check_id(job_id)}/stop")
-        return bool(data.get("stopped"))
+        job = await self.get_job(job_id)
+        if not data.get("stopped") and job.status.is_terminal():
+            raise BadRequestError(
+                f"job {job_id} is already in terminal state {job.status}: there is nothing to stop"
+            )
+        stopped = bool(data.get("stopped"))
+        return JobStopResult(
+            raw={"job_id": job.id, "stopped": stopped, "status": str(job.status)},
+            job_id=job.id, stopped=stopped, status=job.status,
+        )  # fmt: skip
 
     async def delete_job(self, job_id: str) -> bool:
         """Delete a finished job and its info; a running job is refused with a 400.
@@ -335,11 +380,11 @@ class AsyncRayClient(BaseClient):
         self, *, filters: Filters = None, limit: int = 100, detail: bool = False
     ) -> ListResult[Task]:
         """Tasks, e.g. ``filters=["state=RUNNING", "job_id=02000000"]``; limit up to 10,000."""
-        return self._list_result(Task, await self._state_list("tasks", filters, limit, detail))
+        return await self._state_list("tasks", Task, filters, limit, detail)
 
     async def get_task(self, task_id: str) -> Task:
         """A task's latest attempt, with details."""
-        check_id(task_id, "task id", hex_only=True)
+        task_id = check_ray_id(task_id, "task id")
         tasks = await self.list_tasks(filters={"task_id": task_id}, limit=100, detail=True)
         if not tasks:
             raise NotFoundError(f"task {task_id} does not exist: list tasks to see their ids")
@@ -349,10 +394,10 @@ class AsyncRayClient(BaseClient):
         self, *, filters: Filters = None, limit: int = 100, detail: bool = False
     ) -> ListResult[Actor]:
         """Actors, e.g. ``filters={"state": "ALIVE"}``; limit up to 10,000."""
-        return self._list_result(Actor, await self._state_list("actors", filters, limit, detail))
+        return await self._state_list("actors", Actor, filters, limit, detail)
 
     async def get_actor(self, actor_id: str) -> Actor:
-        check_id(actor_id, "actor id", hex_only=True)
+        actor_id = check_ray_id(actor_id, "actor id")
         actors = await self.list_actors(filters={"actor_id": actor_id}, limit=1, detail=True)
         if not actors:
             raise NotFoundError(f"actor {actor_id} does not exist: list actors to see their ids")
@@ -367,7 +412,7 @@ class AsyncRayClient(BaseClient):
         """Serve applications (empty when Serve is not running)."""
         apps = (await self._serve_details()).get("applications") or {}
         items = [ServeApplication.from_dict({"name": name, **app}) for name, app in apps.items()]
-        return ListResult(items=items, total=len(items))
+        return ListResult(items=items, total=len(items), resource="applications")
 
     async def get_serve_application(self, name: str) -> ServeApplication:
         check_id(name, "application name")
@@ -419,25 +464,41 @@ class AsyncRayClient(BaseClient):
     # -- live logs ----------------------------------------------------------------------
 
     async def tail_job_logs(
-        self, job_id: str, *, protocol: str = "auto", timeout: float = 30.0
+        self,
+        job_id: str,
+        timeout: float = 30.0,
+        *,
+        protocol: str = "auto",
+        stream_timeout: float | None = None,
+        stream_limits: StreamLimits | None = None,
     ) -> AsyncIterator[str]:
         """Follow a job's log line by line until the job ends and its log is drained.
 
-        ``protocol``: 'auto' (lowest latency, falls back), 'websocket' or 'http'.
-        ``timeout`` bounds each connect and status check, and how long a broken stream is
-        retried without progress; not the silence between lines. A broken connection is
-        resumed after the last delivered line. Stops with a 429
-        :class:`StreamLimitError` when the client's :class:`StreamLimits` are passed.
+        ``protocol``: 'auto' (lowest latency, falls back), 'websocket', or 'http' (also
+        called 'stream'). ``timeout`` (``stream_timeout`` in older documents) bounds each
+        connect and status check, and how long a broken stream is retried without progress;
+        not the silence between lines. A broken connection is resumed after the last
+        delivered line. Stops with a 429 :class:`StreamLimitError` when the client's
+        ``stream_limits`` (the client's, or this call's) are passed. If the node that held the driver's log is gone, the
+        tail ends with one :class:`~raynb.client.logs.LogNotice` line that says so.
         """
-        async for line in logs.tail_job_logs(self, check_id(job_id), protocol, timeout):
+        timeout = logs.check_stream_args(timeout if stream_timeout is None else stream_timeout, protocol)
+        limits = stream_limits or self.stream_limits
+        async for line in logs.tail_job_logs(
+            self, check_id(job_id), logs.PROTOCOL_NAMES[protocol], timeout, limits
+        ):
             yield line
 
-    async def websocket_tail_job_logs(self, job_id: str, *, timeout: float = 30.0) -> AsyncIterator[str]:
+    async def websocket_tail_job_logs(
+        self, job_id: str, timeout: float = 30.0, *, stream_timeout: float | None = None
+    ) -> AsyncIterator[str]:
         """:meth:`tail_job_logs` over the dashboard's WebSocket only."""
-        async for line in self.tail_job_logs(job_id, protocol="websocket", timeout=timeout):
+        async for line in self.tail_job_logs(job_id, timeout, protocol="websocket", stream_timeout=stream_timeout):
             yield line
 
-    async def stream_tail_job_logs(self, job_id: str, *, timeout: float = 30.0) -> AsyncIterator[str]:
+    async def stream_tail_job_logs(
+        self, job_id: str, timeout: float = 30.0, *, stream_timeout: float | None = None
+    ) -> AsyncIterator[str]:
         """:meth:`tail_job_logs` over chunked HTTP only."""
-        async for line in self.tail_job_logs(job_id, protocol="http", timeout=timeout):
+        async for line in self.tail_job_logs(job_id, timeout, protocol="http", stream_timeout=stream_timeout):
             yield line

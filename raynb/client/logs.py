@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,6 +23,7 @@ import websockets
 
 from ..errors import (
     BadRequestError,
+    RayClientError,
     NotFoundError,
     RayTimeoutError,
     ServerError,
@@ -32,27 +32,50 @@ from ..errors import (
     error_for_status,
 )
 
+from .limits import StreamLimits
+
 if TYPE_CHECKING:
     from .aio import AsyncRayClient
 
 PROTOCOLS = ("auto", "websocket", "http")
+PROTOCOL_NAMES = {"auto": "auto", "websocket": "websocket", "http": "http", "stream": "http"}
 HTTP_POLL_INTERVAL_S = 0.05
 MAX_POLL_INTERVAL_S = 2.0
 POLL_BYTES_PER_S = 20 * 1024 * 1024  # re-reading a big log is paced to about this rate
 STATUS_POLL_INTERVAL_S = 0.25
-_MIB = 1024 * 1024
 _LONE_CR = re.compile(r"\r(?!$)")
 
 
-@dataclass(frozen=True)
-class StreamLimits:
-    """Bounds on one log stream; passing one raises a 429 after delivering what fit."""
+class LogNotice(str):
+    """A line raynb adds to a log stream (not printed by the job), e.g. that the rest of
+    the log was on a node that is gone. Views show it dimmed; code can tell it apart."""
 
-    max_messages: int = 10_000
-    max_lines: int = 50_000
-    max_bytes: int = 50 * _MIB
-    max_message_size: int = 10 * 1024
-    queue_size: int = 1_000
+
+def check_stream_args(timeout: Any, protocol: Any) -> float:
+    """The tail's ``timeout`` in seconds, or a 400 for it or for an unknown ``protocol``."""
+    from ._base import check_timeout
+
+    if protocol not in PROTOCOL_NAMES:
+        raise BadRequestError(
+            f"unknown log protocol {protocol!r}: use one of {', '.join(PROTOCOLS)} ('stream' means http)"
+        )
+    return check_timeout(timeout)
+
+
+async def lost_driver_node(client: AsyncRayClient, job: Any) -> str | None:
+    """"was on node X (ip), which is gone" if the node of the driver log of ``job`` (a Job or
+    its id) is dead; None if it is alive or the cluster cannot tell now."""
+    try:
+        job = await client.get_job(job) if isinstance(job, str) else job
+        if not job.driver_node_id:
+            return None
+        nodes = await client.list_nodes(filters={"node_id": job.driver_node_id}, limit=1)
+    except RayClientError:
+        return None
+    if not nodes or nodes[0].alive:
+        return None
+    node = nodes[0]
+    return f"was on node {node.node_id[:12]}… ({node.node_ip}), which is gone"
 
 
 class _Restart:
@@ -244,11 +267,10 @@ async def _ws_source(client: AsyncRayClient, job_id: str, timeout: float) -> Asy
 
 
 async def tail_job_logs(
-    client: AsyncRayClient, job_id: str, protocol: str = "auto", timeout: float = 30.0
+    client: AsyncRayClient, job_id: str, protocol: str, timeout: float, limits: StreamLimits
 ) -> AsyncIterator[str]:
     """Follow a job's driver log line by line until the job ends and its log is drained."""
-    if protocol not in PROTOCOLS:
-        raise BadRequestError(f"unknown log protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
+    check_stream_args(timeout, protocol)
     job = await client.get_job(job_id)
     if job.type == "DRIVER":
         raise BadRequestError(
@@ -256,7 +278,7 @@ async def tail_job_logs(
             "that script's own console; only submitted jobs can be followed"
         )
     order = ["http", "websocket"] if protocol == "auto" else [protocol]
-    asm = LineAssembler(client.limits)
+    asm = LineAssembler(limits)
     loop = asyncio.get_running_loop()
     which, failures, stalled_since = 0, 0, 0.0
     while True:
@@ -280,6 +302,9 @@ async def tail_job_logs(
             else:
                 failures += 1
                 stalled_since = stalled_since if failures > 1 else loop.time()
+                if gone := await lost_driver_node(client, job_id):
+                    yield LogNotice(f"[raynb] the rest of this log (after line {asm.lines:,}) {gone}")
+                    return
                 if loop.time() - stalled_since > timeout:
                     raise UnavailableError(
                         f"lost the log stream of job {job_id} for {timeout:g}s ({order[which]}: "

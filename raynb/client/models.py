@@ -1,13 +1,21 @@
-"""Typed results of the dashboard client: one small model per resource, raw dict kept."""
+"""Typed results of the dashboard client: one small model per resource, raw dict kept.
+
+Every model also reads as a mapping of the dashboard's own JSON field names, as the seed
+documents show: ``job["status"]``, ``"driver_info" in job``, ``node.get("state")``; an
+unknown key is a ``KeyError``. A few documented names that are not dashboard fields are
+keys too (``job["id"]``, ``node["alive"]``). Attributes are typed (``job.status`` is a
+:class:`JobStatus`); keys give the dashboard's value as it came (``job["status"]`` is a str,
+equal to the enum member).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -58,10 +66,33 @@ def _ms_to_datetime(value: Any) -> datetime | None:
 class _Model:
     raw: dict[str, Any] = field(repr=False, compare=False)
 
+    _EXTRA_KEYS: ClassVar[tuple[str, ...]] = ()  # documented keys that are attributes, not fields
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Any:
         names = {f.name for f in dataclasses.fields(cls)} - {"raw"}
         return cls(raw=raw, **{name: raw.get(name) for name in names})
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.raw:
+            return self.raw[key]
+        if key in self._EXTRA_KEYS:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.raw or key in self._EXTRA_KEYS
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, or ``default`` if the dashboard sent no such field."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> list[str]:
+        """The dashboard's field names (and the documented extra keys): ``dict(model)`` works."""
+        return [*self.raw, *(k for k in self._EXTRA_KEYS if k not in self.raw)]
 
 
 @dataclass(frozen=True)
@@ -87,6 +118,8 @@ class Job(_Model):
     runtime_env: dict[str, Any] | None
     driver_node_id: str | None
     driver_exit_code: int | None
+
+    _EXTRA_KEYS = ("id",)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", JobStatus(self.status or "UNKNOWN"))
@@ -120,6 +153,22 @@ class SubmittedJob(_Model):
 
 
 @dataclass(frozen=True)
+class JobStopResult(_Model):
+    """What ``stop_job`` did: ``stopped`` (also its truth value), and the job's ``status``
+    read right after Ray took the request (still RUNNING while the job shuts down)."""
+
+    job_id: str
+    stopped: bool
+    status: JobStatus
+
+    def __bool__(self) -> bool:
+        return self.stopped
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {'stopping' if self.stopped else 'not stopped'} (status {self.status})"
+
+
+@dataclass(frozen=True)
 class Node(_Model):
     node_id: str
     node_ip: str | None
@@ -129,6 +178,13 @@ class Node(_Model):
     state_message: str | None
     resources_total: dict[str, float] | None
     labels: dict[str, str] | None
+
+    _EXTRA_KEYS = ("alive",)
+
+    @property
+    def alive(self) -> bool:
+        """True while Ray holds the node ALIVE."""
+        return self.state == "ALIVE"
 
 
 @dataclass(frozen=True)
@@ -216,6 +272,12 @@ class ServeApplication(_Model):
         object.__setattr__(self, "deployments", self.deployments or {})
 
 
+def _camel(name: str) -> str:
+    """The dashboard's rendering of a key (``dashboard.utils.to_camel_case``)."""
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
 @dataclass(frozen=True)
 class ResourceUsage:
     used: float
@@ -233,10 +295,16 @@ class ClusterStatus(_Model):
     text: str
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ClusterStatus:
+    def from_dict(cls, raw: dict[str, Any], resource_names: Iterable[str] = ()) -> ClusterStatus:
+        """``resource_names``: the cluster's resource names as the user wrote them. The
+        dashboard camelCases the keys of its usage table (``worker_node`` arrives as
+        ``workerNode``); names are the user's, so they are mapped back."""
         load = (raw.get("clusterStatus") or {}).get("loadMetricsReport") or {}
+        names = {_camel(n): n for n in resource_names}
+        for shape, _ in load.get("nodeTypes") or []:  # lists of lists keep their keys as sent
+            names.update((_camel(n), n) for n in shape)
         usage = {
-            name: ResourceUsage(used=float(pair[0]), total=float(pair[1]))
+            names.get(name, name): ResourceUsage(used=float(pair[0]), total=float(pair[1]))
             for name, pair in (load.get("usage") or {}).items()
             if not name.startswith("node:") and isinstance(pair, list) and len(pair) == 2
         }
@@ -256,7 +324,14 @@ class ClusterStatus(_Model):
 
 @dataclass(frozen=True)
 class ListResult(Sequence[T], Generic[T]):
-    """A list of models plus the dashboard's truncation info."""
+    """A list of models plus the state API's truncation info, read truthfully.
+
+    Ray's data source returns at most ``num_after_truncation`` of ``total`` rows (10,000 by
+    default), then applies the filters it could not push to the source (``num_filtered``
+    rows match), then keeps the first ``limit``. ``truncated`` is True when rows are missing
+    either way; :meth:`note` says which, in one line. It also reads as the documented dict:
+    ``result["results"]``, ``result["total"]``.
+    """
 
     items: list[T]
     total: int
@@ -264,14 +339,54 @@ class ListResult(Sequence[T], Generic[T]):
     num_filtered: int | None = None
     warnings: list[str] = field(default_factory=list)
     partial_failure_warning: str = ""
+    resource: str = "rows"  # what the rows are: "tasks", "actors", "nodes", "jobs"
+    late_filters: tuple[str, ...] = ()  # filters Ray applied after its source cut the rows
+
+    _KEYS: ClassVar[tuple[str, ...]] = (
+        "results", "total", "num_after_truncation", "num_filtered", "warnings", "partial_failure_warning",
+    )  # fmt: skip
+
+    @property
+    def source_truncated(self) -> bool:
+        """True when Ray's data source returned fewer rows than the cluster has."""
+        return self.num_after_truncation is not None and self.total > self.num_after_truncation
 
     @property
     def truncated(self) -> bool:
-        """True when the cluster holds more matching rows than were returned."""
-        return len(self.items) < (self.num_filtered if self.num_filtered is not None else self.total)
+        """True when the cluster holds rows (matching the filters) that were not returned."""
+        matching = self.num_filtered if self.num_filtered is not None else self.total
+        return len(self.items) < matching or self.source_truncated
+
+    def note(self) -> str:
+        """One line on what is missing ("" when nothing is)."""
+        shown, what = len(self.items), self.resource
+        parts = []
+        matching = self.num_filtered if self.num_filtered is not None else self.total
+        if shown < matching:
+            parts.append(f"showing {shown:,} of {matching:,} matching {what}: raise the limit to see more")
+        if self.source_truncated:
+            cut = f"Ray's data source returned {self.num_after_truncation:,} of {self.total:,} {what}"
+            if self.late_filters:
+                cut += (f", and filtered by {', '.join(self.late_filters)} only after that cut, so "
+                        "matching rows may be missing")
+            parts.append(cut)
+        return "; ".join(parts)
 
     def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, str):
+            if index not in self._KEYS:
+                raise KeyError(index)
+            return self.items if index == "results" else getattr(self, index)
         return self.items[index]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._KEYS if isinstance(value, str) else value in self.items
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self._KEYS else default
+
+    def keys(self) -> list[str]:
+        return list(self._KEYS)
 
     def __len__(self) -> int:
         return len(self.items)

@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from .aio import AsyncRayClient
+from .limits import StreamLimits
 
 T = TypeVar("T")
 
@@ -67,29 +68,56 @@ def _close(runner: LoopThread, client: AsyncRayClient) -> None:
     runner.stop()
 
 
-class RayClient:
+class BaseClient:
+    """Base of :class:`RayClient`. The seed documents build their client as
+    ``class RayClient(RayClientMixin, BaseClient)``; with raynb's names that still works."""
+
+
+class RayClient(BaseClient):
     """Synchronous Ray dashboard client: the same methods as :class:`AsyncRayClient`.
 
-    ``with RayClient("http://127.0.0.1:8265") as ray: ray.list_jobs()``. Log tails are
-    plain generators; closing one (or breaking out of its loop) closes its connection.
+    ``with RayClient("http://127.0.0.1:8265") as ray: ray.list_jobs()``; also
+    ``RayClient(base_url=..., timeout={"connect": 5, "read": 30})``. Log tails are plain
+    generators; closing one (or breaking out of its loop) closes its connection. The
+    settings ``stream_limits`` and ``timeout`` may be assigned later; any other attribute
+    assignment is an error, so a misspelt setting never passes silently.
     """
 
-    def __init__(self, address: str | None = None, **kwargs: Any) -> None:
-        self._runner = LoopThread()
+    def __init__(self, base_url: str | None = None, token: str | None = None, **kwargs: Any) -> None:
+        runner = LoopThread()
         try:
-            self._async: AsyncRayClient = self._runner.run(_make_async(address, kwargs))
+            client: AsyncRayClient = runner.run(_make_async(base_url, token, kwargs))
         except BaseException:
-            self._runner.stop()
+            runner.stop()
             raise
-        self._finalizer = weakref.finalize(self, _close, self._runner, self._async)
+        object.__setattr__(self, "_runner", runner)
+        object.__setattr__(self, "_async", client)
+        object.__setattr__(self, "_finalizer", weakref.finalize(self, _close, runner, client))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in AsyncRayClient.SETTINGS:
+            setattr(self._async, name, value)
+            return
+        raise AttributeError(
+            f"{type(self).__name__}.{name} is not a setting; its settings are {', '.join(AsyncRayClient.SETTINGS)}"
+        )
 
     @property
     def address(self) -> str:
         return self._async.address
 
     @property
-    def limits(self) -> Any:
-        return self._async.limits
+    def base_url(self) -> str:
+        return self._async.address
+
+    @property
+    def stream_limits(self) -> StreamLimits:
+        """Bounds of each log stream; assign a new StreamLimits to change the next stream's."""
+        return self._async.stream_limits
+
+    @property
+    def timeout(self) -> float:
+        return self._async.timeout
 
     @property
     def aio(self) -> AsyncRayClient:
@@ -117,6 +145,9 @@ class RayClient:
         return iterate(self._runner, agen)
 
 
+RayClientMixin = RayClient  # the seed documents' name for the class with the Ray methods
+
+
 def iterate(runner: LoopThread, agen: Any) -> Iterator[Any]:
     """An async generator's items, each awaited on ``runner``'s loop; closed when left."""
     try:
@@ -131,8 +162,8 @@ def iterate(runner: LoopThread, agen: Any) -> Iterator[Any]:
             runner.run(agen.aclose())
 
 
-async def _make_async(address: str | None, kwargs: dict[str, Any]) -> AsyncRayClient:
-    return AsyncRayClient(address, **kwargs)
+async def _make_async(base_url: str | None, token: str | None, kwargs: dict[str, Any]) -> AsyncRayClient:
+    return AsyncRayClient(base_url, token, **kwargs)
 
 
 def _facade(name: str, func: Any) -> Any:

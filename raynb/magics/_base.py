@@ -40,7 +40,7 @@ class RaySession:
         no address was given and nothing answers at the default."""
         self.disconnect()
         if not local:
-            client = RayClient(address, token=token, limits=NOTEBOOK_LIMITS)
+            client = RayClient(address, token=token, stream_limits=NOTEBOOK_LIMITS)
             try:
                 client.get_version()
                 self.client = client
@@ -52,13 +52,13 @@ class RaySession:
         from .. import cluster
 
         self.head = cluster.ensure_local_head()
-        self.client = RayClient(self.head.dashboard_url, token=token, limits=NOTEBOOK_LIMITS)
+        self.client = RayClient(self.head.dashboard_url, token=token, stream_limits=NOTEBOOK_LIMITS)
         return self.client
 
     def require(self) -> RayClient:
         """The connected client; connects to the default address on first use."""
         if self.client is None:
-            client = RayClient(limits=NOTEBOOK_LIMITS)
+            client = RayClient(stream_limits=NOTEBOOK_LIMITS)
             try:
                 client.get_version()
             except UnavailableError as exc:

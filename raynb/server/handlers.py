@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -38,8 +37,6 @@ from ..client import (
 from . import payload
 from .connection import Connection, dashboard_link, resolve
 
-# The panel's log tab keeps its own bounded ring, so a long log must not be cut here.
-UNLIMITED = StreamLimits(max_messages=sys.maxsize, max_lines=sys.maxsize, max_bytes=sys.maxsize)
 TIMEOUT_S = 10.0  # a poll that waits longer only delays the "unreachable" state
 MAX_HELD_LINES = 20_000  # lines read ahead of a slow browser before the tail waits
 
@@ -120,7 +117,7 @@ class StopHandler(RayHandler):
     async def post(self, job_id: str) -> None:
         async def stop(ray: AsyncRayClient, _: Connection) -> dict[str, Any]:
             stopped = await ray.stop_job(job_id)
-            return {"stopped": stopped, "job": await _job(ray, job_id)}
+            return {"stopped": bool(stopped), "job": await _job(ray, job_id)}
 
         await self.answer(stop)
 
@@ -154,12 +151,13 @@ class LogsHandler(RayHandler):
                 raise BadRequestError(f"skip must be a whole number of lines, got {skip!r}")
             conn = self.connection()
             address = conn.address
-            async with AsyncRayClient(conn.address, token=conn.token, timeout=TIMEOUT_S, limits=UNLIMITED) as ray:
+            async with AsyncRayClient(conn.address, token=conn.token, timeout=TIMEOUT_S) as ray:
                 job = await ray.get_job(job_id)  # an unknown id still gets a real 404
                 self.set_header("Content-Type", "application/x-ndjson")
                 self.set_header("Cache-Control", "no-cache")
                 self.set_header("X-Accel-Buffering", "no")  # proxies must not hold the stream
-                await self._relay(ray.tail_job_logs(job.id), int(skip))
+                # The panel's log tab keeps its own bounded ring: a long log must not be cut here.
+                await self._relay(ray.tail_job_logs(job.id, stream_limits=StreamLimits.UNLIMITED), int(skip))
                 job = await ray.get_job(job_id)
                 await self._send({"end": str(job.status), "message": job.message or ""})
         except StreamClosedError:

@@ -58,7 +58,7 @@ def resolve_client(client: RayClient | None) -> tuple[RayClient, bool]:
     session = getattr(get_ipython(), _session_key, None)
     if session is not None and session.client is not None:
         return session.client, False
-    return RayClient(timeout=10, limits=NOTEBOOK_LIMITS), True
+    return RayClient(timeout=10, stream_limits=NOTEBOOK_LIMITS), True
 
 
 def join(*parts: Rendered) -> Rendered:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
 import threading
 import time
@@ -12,8 +11,7 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from ..client import JobStatus, RayClient, RayClientError
-from ..magics._base import NOTEBOOK_LIMITS
+from ..client import JobStatus, RayClient, RayClientError, StreamLimits
 from ..magics.live import status_line
 from ..render import Rendered
 from ._base import one_line
@@ -91,13 +89,13 @@ class LineStream:
             return list(itertools.islice(self._ring, max(0, len(self._ring) - n), None))
 
     async def _run(self) -> None:
-        # The same connections with the stream limits lifted: the ring bounds memory.
-        aio = copy.copy(self.widget.client.aio)
-        aio.limits = NOTEBOOK_LIMITS
+        aio = self.widget.client.aio
         flusher = asyncio.create_task(self._flush_every())
         watcher = asyncio.create_task(self._watch_status(aio))
         try:
-            async for line in aio.tail_job_logs(self.job_id, protocol=self.protocol):
+            # The ring bounds memory, so the stream's own limits are lifted.
+            async for line in aio.tail_job_logs(self.job_id, protocol=self.protocol,
+                                                stream_limits=StreamLimits.UNLIMITED):
                 with self._lock:
                     self._ring.append(line)
                     self._unsent.append(line)
