@@ -223,10 +223,11 @@ def _table(
     else:
         parts, lines = [f'<div class="raynb-empty">No {what}.</div>'], [f"No {what}."]
     foot = []
-    if isinstance(items, ListResult) and items.truncated:
-        total = items.num_filtered if items.num_filtered is not None else items.total
-    if total is not None and total > len(items):
-        foot.append(f"showing {len(items)} of {total} (truncated — raise --limit)")
+    if isinstance(items, ListResult):
+        if note := items.note():
+            foot.append(note)
+    elif total is not None and total > len(items):
+        foot.append(f"showing {len(items):,} of {total:,} {what}: raise --limit to see more")
     if isinstance(items, ListResult) and items.partial_failure_warning:
         foot.append(_flat(items.partial_failure_warning))
     if foot:
@@ -361,8 +362,8 @@ def serve_table(apps: Sequence[ServeApplication], *, now: Moment = None) -> Rend
     return _table(headers, rows, "Serve applications", apps)
 
 
-_RESOURCE_LABELS = {"CPU": "CPU", "GPU": "GPU", "memory": "memory", "objectStoreMemory": "object store"}
-_BYTE_RESOURCES = {"memory", "objectStoreMemory", "object_store_memory"}
+_RESOURCE_LABELS = {"CPU": "CPU", "GPU": "GPU", "memory": "memory", "object_store_memory": "object store"}
+_BYTE_RESOURCES = {"memory", "object_store_memory"}
 
 
 def bar_cell(frac: float, label: str, *, color: str = _BLUE) -> Cell:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import subprocess
 import sys
 import time
 
-from raynb.client import JobStatus, RayClient
+from raynb.client import BadRequestError, JobStatus, RayClient
 
 
 def py_entrypoint(code: str) -> str:
@@ -38,3 +39,10 @@ def run_driver(args: list[str], **kwargs) -> subprocess.CompletedProcess:
         if "Starting Ray client server failed" not in done.stderr:
             break
     return done
+
+
+def stop_if_running(client: RayClient, job_id: str) -> None:
+    """Clean-up: stop the job unless it already ended (stopping an ended job is a 400)."""
+    if not client.get_job_status(job_id).is_terminal():
+        with contextlib.suppress(BadRequestError):  # it ended meanwhile
+            client.stop_job(job_id)

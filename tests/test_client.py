@@ -7,7 +7,7 @@ import textwrap
 import time
 
 import pytest
-from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
+from ray_helpers import py_entrypoint, stop_if_running, wait_for_status, wait_terminal
 
 from raynb.client import (
     AsyncRayClient,
@@ -131,7 +131,7 @@ def test_tasks_and_actors_with_filters(client: RayClient) -> None:
         one = client.list_tasks(filters=[f"job_id={ray_job_id}"], limit=1)
         assert len(one) == 1 and one.truncated
     finally:
-        client.stop_job(job.submission_id)
+        stop_if_running(client, job.submission_id)
 
 
 def test_serve_deploy_list_get_delete(client: RayClient, tmp_path) -> None:

@@ -64,7 +64,9 @@ def job(**overrides: Any) -> Job:
 
 def cluster(**load: Any) -> ClusterStatus:
     report = {
+        # the dashboard camelCases the usage table's keys; nodeTypes keep the names as written
         "usage": {"CPU": [2.0, 4.0], "memory": [1.5 * GiB, 8 * GiB], "objectStoreMemory": [0.0, 2 * GiB]},
+        "nodeTypes": [[{"object_store_memory": 2 * GiB, "CPU": 4.0}, 1]],
         "resourceDemand": [[{"CPU": 1.0}, 3]],
         **load,
     }
@@ -155,11 +157,11 @@ def test_job_table() -> None:
 
 def test_job_table_truncation_footer_and_empty() -> None:
     r = job_table(ListResult([job()], total=50))
-    assert r.text.endswith("showing 1 of 50 (truncated — raise --limit)")
+    assert r.text.endswith("showing 1 of 50 matching rows: raise the limit to see more")
     assert "showing 1 of 50" in r.html
     assert "showing" not in job_table(ListResult([job()], total=1)).text
     assert "showing 1 of 7" in job_table(ListResult([job()], total=50, num_filtered=7)).text
-    assert job_table([job()], total=3).text.endswith("showing 1 of 3 (truncated — raise --limit)")
+    assert job_table([job()], total=3).text.endswith("showing 1 of 3 jobs: raise --limit to see more")
     assert "showing" not in job_table([job()], total=1).text
     empty = job_table([])
     assert empty.text == "No jobs." and "No jobs." in empty.html

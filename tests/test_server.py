@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from pytest_jupyter.jupyter_server import *  # jp_fetch and the fixtures it needs
-from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
+from ray_helpers import py_entrypoint, stop_if_running, wait_for_status, wait_terminal
 from tornado.httpclient import HTTPClientError
 
 from raynb.client import JobStatus
@@ -74,12 +74,17 @@ def test_status_names_the_cluster_and_where_its_address_came_from(api, dashboard
     assert api("status", address=None)[1]["source"] == "%ray_connect"
 
 
-def test_cluster_shows_the_head_node_and_resources(api):
+def test_cluster_shows_both_nodes_and_resources(api, worker_node):
     code, body = api("cluster")
     assert code == 200, body
     assert body["nodes_alive"] >= 1 and body["resources"]["CPU"]["total"] > 0
     head = body["nodes"][0]
-    assert head["is_head_node"] and head["state"] == "ALIVE" and head["ip"]
+    assert head["is_head"] and head["state"] == "ALIVE" and head["ip"]
+    assert head["cpus"][1] == body["resources"]["CPU"]["total"] - sum(
+        n["cpus"][1] for n in body["nodes"][1:] if n["state"] == "ALIVE")
+    worker = next(n for n in body["nodes"] if n["node_id"] == worker_node.node_id)
+    assert worker["cpus"][1] == 1 and worker["resources"]["worker_node"][1] == 1  # Ray's, not the host's
+    assert body["resources"]["worker_node"]["total"] >= 1  # the name as written, not "workerNode"
     code, apps = api("serve")  # empty while Serve is not running
     assert code == 200 and all({"name", "status", "route_prefix"} <= set(a) for a in apps)
 
@@ -137,7 +142,7 @@ def test_a_closed_log_stream_ends_the_tail_on_the_server(api, client, jp_asyncio
             api("jobs", job_id, "logs", streaming_callback=hang_up)
         assert jp_asyncio_loop.run_until_complete(tail_gone())
     finally:
-        client.stop_job(job_id)
+        stop_if_running(client, job_id)
 
 
 def test_stop_really_stops_the_job_in_ray(api, client):
@@ -149,7 +154,7 @@ def test_stop_really_stops_the_job_in_ray(api, client):
         assert wait_terminal(client, job_id) == JobStatus.STOPPED
         assert api("jobs", job_id)[1]["status"] == "STOPPED"
     finally:
-        client.stop_job(job_id)  # only matters if the test failed
+        stop_if_running(client, job_id)  # only matters if the test failed
 
 
 def test_unreachable_dashboard_is_a_clear_503(api):

@@ -245,13 +245,17 @@ def test_unreachable_dashboard_backs_off_with_one_line_error() -> None:
             table.close()
 
 
-def test_cluster_panel_shows_the_head_and_totals(client: RayClient) -> None:
+def test_cluster_panel_shows_both_nodes_and_totals(client: RayClient, worker_node) -> None:
     panel = ClusterPanel(client=client)
     try:
-        wait_until(lambda: panel.last_refresh, what="a refresh")
+        wait_until(lambda: panel.last_refresh and len(panel.nodes) >= 2, what="a refresh with two nodes")
         head = next(n for n in panel.nodes if n["is_head"])
-        assert head["state"] == "ALIVE" and head["num_cpus"] >= 1 and head["memory"][1] > 0
-        assert 0 <= head["cpu_percent"] <= 100 and isinstance(head["gpus"], list)
+        totals = {n.node_id: n.resources_total for n in client.list_nodes()}
+        assert head["state"] == "ALIVE" and head["memory"][1] > 0 and isinstance(head["gpus"], list)
+        assert head["cpus"][1] == totals[head["node_id"]]["CPU"]  # Ray's logical CPUs ...
+        assert head["host_cpus"] >= 1 and 0 <= head["host_cpu_percent"] <= 100  # ... and the host's, apart
+        worker = next(n for n in panel.nodes if n["node_id"] == worker_node.node_id)
+        assert worker["cpus"][1] == 1 and worker["resources"]["worker_node"] == [0.0, 1.0]
         used, total = panel.totals["CPU"]
         assert total >= 1 and 0 <= used <= total and isinstance(panel.pending, list)
         text = panel.snapshot().text

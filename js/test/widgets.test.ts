@@ -117,10 +117,11 @@ describe("widgets", () => {
   it("ClusterPanel shows totals, pending demand and nodes as text", () => {
     const GiB = 2 ** 30;
     const { el } = mount(cluster, {
-      totals: { CPU: [0, 2], memory: [GiB, 4 * GiB], objectStoreMemory: [0, 2 * GiB], "node:127.0.0.1": [0, 1] },
+      totals: { CPU: [0, 2], memory: [GiB, 4 * GiB], object_store_memory: [0, 2 * GiB], "node:127.0.0.1": [0, 1] },
       pending: [],
       nodes: [{ node_id: "n1", hostname: "<img src=x onerror=alert(1)>", ip: "127.0.0.1", is_head: true, state: "ALIVE",
-        cpu_percent: 12.5, num_cpus: 2, memory: [GiB, 4 * GiB], object_store: [0, 2 * GiB],
+        cpus: [1, 2], resources: { CPU: [1, 2], worker_node: [0, 1] }, host_cpu_percent: 12.5, host_cpus: 8,
+        memory: [GiB, 4 * GiB], object_store: [0, 2 * GiB],
         gpus: [{ name: "A100", utilization: 50, memory: [0, 40 * GiB] }] }],
       error: "", visible: true, last_refresh: 0,
     });
@@ -132,7 +133,9 @@ describe("widgets", () => {
     const [row] = qa(el, "raynb-node-row");
     expect(row.dataset.nodeId).toBe("n1");
     expect(row.textContent).toContain("<img src=x onerror=alert(1)>");
-    expect(row.textContent).toContain("13% of 2 CPUs");
+    expect(row.textContent).toContain("Ray 1 / 2 CPU");  // Ray's logical CPUs
+    expect(row.textContent).toContain("host 13% of 8 cores");  // the machine's, labelled apart
+    expect(row.textContent).toContain("worker_node 0/1");
     expect(row.textContent).toContain("GPU0 50%");
     expect(el.querySelector("img")).toBeNull();
   });

@@ -293,6 +293,7 @@ class ClusterStatus(_Model):
     resources: dict[str, ResourceUsage]
     pending_demand: list[dict[str, Any]]
     text: str
+    usage_by_node: dict[str, dict[str, ResourceUsage]] = field(default_factory=dict)  # Ray's logical
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], resource_names: Iterable[str] = ()) -> ClusterStatus:
@@ -303,11 +304,13 @@ class ClusterStatus(_Model):
         names = {_camel(n): n for n in resource_names}
         for shape, _ in load.get("nodeTypes") or []:  # lists of lists keep their keys as sent
             names.update((_camel(n), n) for n in shape)
-        usage = {
-            names.get(name, name): ResourceUsage(used=float(pair[0]), total=float(pair[1]))
-            for name, pair in (load.get("usage") or {}).items()
-            if not name.startswith("node:") and isinstance(pair, list) and len(pair) == 2
-        }
+        def usage(table: Any) -> dict[str, ResourceUsage]:
+            return {
+                names.get(name, name): ResourceUsage(used=float(pair[0]), total=float(pair[1]))
+                for name, pair in (table or {}).items()
+                if not name.startswith("node:") and isinstance(pair, list) and len(pair) == 2
+            }
+
         demand = [
             {"shape": d[0] if isinstance(d, list) else d, "count": d[1] if isinstance(d, list) else 1}
             for d in (load.get("resourceDemand") or []) + (load.get("pgDemand") or [])
@@ -316,7 +319,8 @@ class ClusterStatus(_Model):
             raw=raw,
             nodes_alive=int(raw.get("nodes_alive", 0)),
             nodes_dead=int(raw.get("nodes_dead", 0)),
-            resources=usage,
+            resources=usage(load.get("usage")),
+            usage_by_node={node: usage(table) for node, table in (load.get("usageByNode") or {}).items()},
             pending_demand=demand,
             text=raw.get("text", ""),
         )

@@ -86,8 +86,10 @@ class ClusterHandler(RayHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         async def cluster(ray: AsyncRayClient, _: Connection) -> dict[str, Any]:
-            status, stats = await asyncio.gather(ray.get_cluster_status(), ray.list_node_stats())
-            return payload.cluster(status, stats)
+            status, nodes, stats = await asyncio.gather(
+                ray.get_cluster_status(), ray.list_nodes(limit=10_000), ray.list_node_stats()
+            )
+            return payload.cluster(status, list(nodes), stats)
 
         await self.answer(cluster)
 

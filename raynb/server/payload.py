@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client import ClusterStatus, Job, NodeStats, ServeApplication
+from ..client import ClusterStatus, Job, Node, NodeStats, ServeApplication
+from ..rows import node_rows
 
 
 def job(j: Job) -> dict[str, Any]:
@@ -15,22 +16,14 @@ def job(j: Job) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def node(n: NodeStats) -> dict[str, Any]:
-    return {
-        "node_id": n.node_id, "hostname": n.hostname, "ip": n.ip, "is_head_node": n.is_head_node,
-        "state": n.state, "cpu_percent": n.cpu_percent, "num_cpus": n.num_cpus,
-        "memory_used": n.memory_used, "memory_total": n.memory_total,
-    }  # fmt: skip
-
-
-def cluster(status: ClusterStatus, stats: list[NodeStats]) -> dict[str, Any]:
-    """Totals, then the nodes, head first."""
+def cluster(status: ClusterStatus, nodes: list[Node], stats: list[NodeStats]) -> dict[str, Any]:
+    """Totals, then every node (the widgets' row shape), head first."""
     return {
         "nodes_alive": status.nodes_alive,
         "nodes_dead": status.nodes_dead,
         "resources": {name: {"used": u.used, "total": u.total} for name, u in status.resources.items()},
         "pending_demand": status.pending_demand,
-        "nodes": [node(n) for n in sorted(stats, key=lambda n: (not n.is_head_node, n.ip or ""))],
+        "nodes": node_rows(status, nodes, stats),
     }
 
 

@@ -60,11 +60,8 @@ class JobsTable(PollingWidget):
         self.jobs = [job_row(job) for job in jobs]
 
     async def _rpc_stop(self, job_id: str) -> dict[str, str]:
-        aio = self.client.aio
-        if await aio.stop_job(job_id):
-            message = f"Stopping {job_id}"
-        else:
-            message = f"{job_id} is not running ({await aio.get_job_status(job_id)})"
+        result = await self.client.aio.stop_job(job_id)  # an ended job: a 400, answered as its line
+        message = f"Stopping {job_id}" if result else f"{job_id} is not running ({result.status})"
         await self._nudge()
         return {"message": message}
 

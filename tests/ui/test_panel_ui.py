@@ -7,7 +7,7 @@ import socket
 
 import httpx
 from lab_helpers import OUTPUT, open_and_run, wait_status, write_notebook
-from ray_helpers import py_entrypoint
+from ray_helpers import py_entrypoint, stop_if_running
 
 from raynb.client import JobStatus, RayClient
 
@@ -75,7 +75,7 @@ def test_side_panel_without_a_kernel(lab, page, client: RayClient, dashboard_url
         tab.locator('[data-testid="raynb-final"]', has_text="STOPPED").wait_for(timeout=60_000)
         assert _kernels(url) == []
     finally:
-        client.stop_job(job_id)  # only matters if the test failed
+        stop_if_running(client, job_id)  # only matters if the test failed
 
 
 def test_side_panel_follows_ray_connect_and_outlives_the_kernel(lab, page, client: RayClient, dashboard_url: str) -> None:

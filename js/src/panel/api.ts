@@ -43,16 +43,20 @@ export interface Job {
   end_time: number | null;
 }
 
+/** One node, as raynb/rows.py `node_row` builds it (the widgets get the same rows). */
 export interface NodeRow {
   node_id: string;
-  hostname: string | null;
-  ip: string | null;
-  is_head_node: boolean;
-  state: string | null;
-  cpu_percent: number | null;
-  num_cpus: number | null;
-  memory_used: number | null;
-  memory_total: number | null;
+  hostname: string;
+  ip: string;
+  is_head: boolean;
+  state: string;
+  cpus: [number, number]; // Ray's logical CPUs used / total
+  resources: Record<string, [number, number]>; // every logical resource, custom ones too
+  host_cpu_percent: number | null;
+  host_cpus: number | null;
+  memory: [number, number]; // the host's
+  object_store: [number, number];
+  gpus: { name: string; utilization: number; memory: [number, number] }[];
 }
 
 export interface Cluster {

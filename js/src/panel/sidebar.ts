@@ -20,7 +20,7 @@ const RESOURCES: [string, string, boolean][] = [
   ["CPU", "CPU", false],
   ["GPU", "GPU", false],
   ["memory", "Memory", true],
-  ["objectStoreMemory", "Object store", true],
+  ["object_store_memory", "Object store", true],
 ];
 const MAX_BACKOFF_MS = 120_000;
 
@@ -165,9 +165,10 @@ export class RaySidebar extends Widget {
     }
     const nodes = c.nodes.map((n) =>
       h("div", { class: "raynb-node", testid: "raynb-node" },
-        chip(n.state), " ", h("span", { class: "raynb-mono", text: n.ip ?? n.node_id.slice(0, 8) }),
-        n.is_head_node ? h("span", { class: "raynb-dim", text: " head" }) : null,
-        h("span", { class: "raynb-dim", text: ` · ${n.num_cpus ?? "?"} CPU · ${formatBytes(n.memory_total)}` })),
+        chip(n.state), " ", h("span", { class: "raynb-mono", text: n.ip || n.node_id.slice(0, 8) }),
+        n.is_head ? h("span", { class: "raynb-dim", text: " head" }) : null,
+        h("span", { class: "raynb-dim", testid: "raynb-node-cpus",
+          text: ` · ${formatQuantity(n.cpus[1])} CPU (Ray)${n.host_cpus ? ` · host ${n.host_cpus} cores` : ""} · ${formatBytes(n.memory[1])}` })),
     );  // prettier-ignore
     return [h("div", { class: "raynb-kv" }, ...rows), ...nodes];
   }

@@ -22,9 +22,10 @@ const LABELS: Record<string, string> = {
   CPU: "CPU",
   GPU: "GPU",
   memory: "Memory",
-  objectStoreMemory: "Object store",
+  object_store_memory: "Object store",
 };
-const BYTES = new Set(["memory", "objectStoreMemory"]);
+const BYTES = new Set(["memory", "object_store_memory"]);
+const BUILTIN = new Set(["CPU", "GPU", "memory", "object_store_memory"]);
 
 type Pair = [number, number];
 
@@ -66,7 +67,7 @@ function render({ model, el }: RenderProps): () => void {
     h(
       "thead",
       {},
-      h("tr", {}, ...["Node", "State", "CPU (host)", "Memory", "Object store", "GPUs"].map((t) => h("th", { text: t }))),
+      h("tr", {}, ...["Node", "State", "CPU (Ray / host)", "Memory (host)", "Object store", "GPUs"].map((t) => h("th", { text: t }))),
     ),
     tbody,
   );
@@ -114,8 +115,11 @@ function render({ model, el }: RenderProps): () => void {
   const nodeRow = (n: any): HTMLTableRowElement => {
     const id = str(n?.node_id);
     const state = str(n?.state).toUpperCase();
-    const cpuPct = typeof n?.cpu_percent === "number" ? n.cpu_percent : NaN;
-    const cpus = typeof n?.num_cpus === "number" ? ` of ${formatQuantity(n.num_cpus)} CPUs` : "";
+    // Ray's logical CPUs (what num_cpus asks for) and the host's physical load, labelled apart.
+    const [cpuUsed, cpuTotal] = pair(n?.cpus);
+    const hostPct = typeof n?.host_cpu_percent === "number" ? n.host_cpu_percent : NaN;
+    const hostCores = typeof n?.host_cpus === "number" ? ` of ${formatQuantity(n.host_cpus)} cores` : "";
+    const custom = Object.entries(n?.resources ?? {}).filter(([k]) => !BUILTIN.has(k));
     const gpus: any[] = Array.isArray(n?.gpus) ? n.gpus : [];
     const nameCell = h(
       "td",
@@ -141,7 +145,10 @@ function render({ model, el }: RenderProps): () => void {
       { testid: "raynb-node-row", "data-node-id": id },
       nameCell,
       h("td", {}, chip(state)),
-      h("td", {}, bar(cpuPct / 100, `${Number.isFinite(cpuPct) ? Math.round(cpuPct) : "–"}%${cpus}`)),
+      h("td", {},
+        bar(cpuTotal > 0 ? cpuUsed / cpuTotal : NaN, `Ray ${formatQuantity(cpuUsed)} / ${formatQuantity(cpuTotal)} CPU`),
+        h("div", { class: "raynb-dim", text: `host ${Number.isFinite(hostPct) ? Math.round(hostPct) : "–"}%${hostCores}` }),
+        ...custom.map(([k, v]) => h("div", { class: "raynb-dim raynb-mono", text: `${k} ${formatQuantity(pair(v)[0])}/${formatQuantity(pair(v)[1])}` }))),
       h("td", {}, usageBar(pair(n?.memory), true)),
       h("td", {}, usageBar(pair(n?.object_store), true)),
       h("td", {}, gpuCell),
