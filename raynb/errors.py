@@ -13,7 +13,7 @@
     └── ExecutorError                  the executors
         ├── ValidationError            params rejected in the notebook (a ValueError); nothing reached Ray
         ├── ExecutionError             the action failed, or its actor/job died or was stopped
-        ├── ExecutionTimeoutError      waiting ran out (a TimeoutError)
+        │   └── ExecutionTimeoutError  waiting ran out (also a TimeoutError)
         └── PipelineResumeError        a pipeline run cannot be resumed (a ValueError)
 
 Every message is one line. None contains a token, a cookie or an Authorization header
@@ -209,16 +209,23 @@ class ExecutionError(ExecutorError):
         return _one_line(f"{self.error_type}: {self.message}")
 
 
-class ExecutionTimeoutError(ExecutorError, TimeoutError):
-    """Waiting for a job ran out of time; the job keeps running unless ``cancelled``."""
+class ExecutionTimeoutError(ExecutionError, TimeoutError):
+    """Waiting for a job ran out of time; the job keeps running unless ``cancelled``.
+
+    An :class:`ExecutionError` too, as the seed documents have it: ``except ExecutionError``
+    around a ``wait`` catches a failure and a timeout alike.
+    """
 
     def __init__(self, job_id: str, timeout: float, status: str, *, cancelled: bool = False) -> None:
-        self.job_id = job_id
         self.timeout = timeout
         self.status = status
         self.cancelled = cancelled
         outcome = "it was cancelled" if cancelled else "it keeps running: wait again, or cancel/stop it"
-        super().__init__(f"{job_id} did not finish within {timeout:g}s (status {status}); {outcome}")
+        message = f"did not finish within {timeout:g}s (status {status}); {outcome}"
+        super().__init__(job_id, "TimeoutError", message)
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.message}"
 
 
 class PipelineResumeError(ExecutorError, ValueError):

@@ -50,7 +50,8 @@ def check_ray_id(value: Any, what: str) -> str:
 def check_timeout(value: Any, what: str = "timeout") -> float:
     """``value`` as seconds if it is a positive finite number, else 400."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise BadRequestError(f"{what} must be a positive number of seconds, got {value!r}")
+        shown = repr(value) if isinstance(value, int | float) else f"a {type(value).__name__}"  # never echo text
+        raise BadRequestError(f"{what} must be a positive number of seconds, got {shown}")
     return float(value)
 
 

@@ -14,7 +14,7 @@ import functools
 import inspect
 import threading
 import weakref
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -76,17 +76,23 @@ class BaseClient:
 class RayClient(BaseClient):
     """Synchronous Ray dashboard client: the same methods as :class:`AsyncRayClient`.
 
-    ``with RayClient("http://127.0.0.1:8265") as ray: ray.list_jobs()``; also
-    ``RayClient(base_url=..., timeout={"connect": 5, "read": 30})``. Log tails are plain
+    ``with RayClient("http://127.0.0.1:8265") as ray: ray.list_jobs()``; also, as the seed
+    documents write it, ``RayClient(base_url, timeout)`` with ``timeout`` in seconds or
+    ``{"connect": 5, "read": 30}`` (None: 30 s) and ``token=`` by keyword (the async client
+    takes ``AsyncRayClient(base_url, token)``, as its own document shows). Log tails are plain
     generators; closing one (or breaking out of its loop) closes its connection. The
     settings ``stream_limits`` and ``timeout`` may be assigned later; any other attribute
     assignment is an error, so a misspelt setting never passes silently.
     """
 
-    def __init__(self, base_url: str | None = None, token: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, base_url: str | None = None, timeout: float | Mapping[str, float] | None = None, **kwargs: Any
+    ) -> None:
+        if timeout is not None:
+            kwargs["timeout"] = timeout
         runner = LoopThread()
         try:
-            client: AsyncRayClient = runner.run(_make_async(base_url, token, kwargs))
+            client: AsyncRayClient = runner.run(_make_async(base_url, kwargs))
         except BaseException:
             runner.stop()
             raise
@@ -162,8 +168,8 @@ def iterate(runner: LoopThread, agen: Any) -> Iterator[Any]:
             runner.run(agen.aclose())
 
 
-async def _make_async(base_url: str | None, token: str | None, kwargs: dict[str, Any]) -> AsyncRayClient:
-    return AsyncRayClient(base_url, token, **kwargs)
+async def _make_async(base_url: str | None, kwargs: dict[str, Any]) -> AsyncRayClient:
+    return AsyncRayClient(base_url, **kwargs)
 
 
 def _facade(name: str, func: Any) -> Any:

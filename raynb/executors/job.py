@@ -139,7 +139,9 @@ class RayJobExecutor(RayExecutorBase):
                     run.ref, job_id=job_id, label=f"{run.name} ({job_id})", hub=run.hub, timeout=timeout,
                     show_progress=self.show_progress, secret_values=run.secrets,
                 )  # fmt: skip
-            except ExecutionError as exc:  # a timeout is not an outcome: it propagates
+            except ExecutionTimeoutError:  # a timeout is not an outcome: it propagates
+                raise
+            except ExecutionError as exc:
                 run.error = exc
             run.ref = None
         if run.error is not None:
