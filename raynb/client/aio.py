@@ -48,6 +48,7 @@ from .models import (
 )
 
 DELETE_SETTLE_S = 2.5  # Ray's job monitor writes a job's status up to ~1 s after it ends
+SERVE_CHANGE_TIMEOUT_S = 120.0  # a deploy starts Serve (controller, proxies) before it answers
 
 
 class AsyncRayClient(ClientConfig):
@@ -87,8 +88,9 @@ class AsyncRayClient(ClientConfig):
             return ctx
         return ssl.create_default_context(cafile=self.verify if isinstance(self.verify, str) else None)
 
-    def _transport_error(self, exc: Exception, what: str) -> RayClientError:
-        """The error of the tree for what httpx raised: refused 503, no answer in time 408."""
+    def _transport_error(self, exc: Exception, what: str, timeout: float | None = None) -> RayClientError:
+        """The error of the tree for what httpx raised: refused 503, no answer in time 408
+        (``timeout``: the request's own, when it had one)."""
         if isinstance(exc, httpx.ConnectTimeout):
             return RayTimeoutError(
                 f"{what}: could not connect to {self.address} within "
@@ -102,7 +104,7 @@ class AsyncRayClient(ClientConfig):
             )
         if isinstance(exc, httpx.TimeoutException):
             return RayTimeoutError(
-                f"{what} got no answer from {self.address} within {self.timeout:g}s: "
+                f"{what} got no answer from {self.address} within {timeout or self.timeout:g}s: "
                 "the cluster may be overloaded; retry or raise timeout="
             )
         return UnavailableError(f"{what}: connection to {self.address} closed ({type(exc).__name__}); retry")
@@ -125,7 +127,7 @@ class AsyncRayClient(ClientConfig):
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, what) from None
+            raise self._transport_error(exc, what, timeout) from None
         if response.status_code not in ok:
             raise error_for_status(response.status_code, response.text, what)
         return response
@@ -440,6 +442,7 @@ class AsyncRayClient(ClientConfig):
         await self._request(
             "PUT", "/api/serve/applications/",
             json={"applications": [a.deployed_app_config for a in others]},
+            timeout=max(self.timeout, SERVE_CHANGE_TIMEOUT_S),
         )
 
     async def deploy_serve_applications(self, config: dict[str, Any]) -> None:
@@ -455,11 +458,16 @@ class AsyncRayClient(ClientConfig):
             if app.get("runtime_env") else app
             for app in apps
         ]
-        await self._request("PUT", "/api/serve/applications/", json={**config, "applications": apps})
+        await self._request(
+            "PUT", "/api/serve/applications/", json={**config, "applications": apps},
+            timeout=max(self.timeout, SERVE_CHANGE_TIMEOUT_S),
+        )
 
     async def shutdown_serve(self) -> None:
         """Shut Serve down with all its applications."""
-        await self._request("DELETE", "/api/serve/applications/")
+        await self._request(
+            "DELETE", "/api/serve/applications/", timeout=max(self.timeout, SERVE_CHANGE_TIMEOUT_S)
+        )
 
     # -- live logs ----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ WebSocket side uses) and goes on: no duplicate, no gap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -285,12 +286,15 @@ async def tail_job_logs(
         source = _http_source if order[which] == "http" else _ws_source
         before = asm.position
         try:
-            async for chunk in source(client, job_id, timeout):
-                if chunk is RESTART:
-                    asm.restart()
-                else:
-                    for line in asm.feed(chunk):
-                        yield line
+            # aclosing: a stop here (a limit, a break, an error) closes the source's
+            # connection at once, not whenever the generator is collected.
+            async with contextlib.aclosing(source(client, job_id, timeout)) as chunks:
+                async for chunk in chunks:
+                    if chunk is RESTART:
+                        asm.restart()
+                    else:
+                        for line in asm.feed(chunk):
+                            yield line
             for line in asm.finish():
                 yield line
             return

@@ -179,6 +179,9 @@ def _facade(name: str, func: Any) -> Any:
         def gen_method(self: RayClient, *args: Any, **kwargs: Any) -> Iterator[Any]:
             return self._iterate(getattr(self._async, name)(*args, **kwargs))
 
+        signature = inspect.signature(func)  # a plain iterator here, not an AsyncIterator
+        returns = str(signature.return_annotation).replace("AsyncIterator", "Iterator")
+        gen_method.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
         return gen_method
 
     @functools.wraps(func)
