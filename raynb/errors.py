@@ -89,6 +89,12 @@ def _one_line(text: str, limit: int = 300) -> str:
 class RaynbError(Exception):
     """Base of every raynb error."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this error raised in a cell: one red line, no traceback."""
+        said = "Ray error " if isinstance(self, RayClientError) and self.source == "Ray" else ""
+        line = _one_line(f"✖ {said}{self}", 1000)
+        return [f"\x1b[31m{line}\x1b[0m"]
+
 
 class RayClientError(RaynbError):
     """Base of every client error; ``status_code`` follows HTTP's meaning."""
@@ -207,6 +213,12 @@ class ExecutionError(ExecutorError):
     def summary(self) -> str:
         """``<type>: <message>`` on one short line."""
         return _one_line(f"{self.error_type}: {self.message}")
+
+    def _render_traceback_(self) -> list[str]:
+        """The one red line, then the remote traceback's last frame (``traceback`` has them all)."""
+        lines = self.traceback.splitlines()
+        starts = [i for i, line in enumerate(lines) if line.lstrip().startswith('File "')]
+        return super()._render_traceback_() + (lines[starts[-1]:] if starts else [])
 
 
 class ExecutionTimeoutError(ExecutionError, TimeoutError):

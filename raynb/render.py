@@ -7,6 +7,7 @@ which escapes too). Only stdlib and raynb's own modules are imported here.
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from .client.models import ServeApplication, ServeStatus, Task, Version
 Cell = tuple[str, str]  # (HTML fragment, plain text)
 Moment = datetime | float | int | None  # a datetime, or Unix milliseconds
 
-_TITLE_MAX = 1000  # longest tooltip: a failed job's message holds up to 20,000 characters of logs
+_TITLE_MAX = 1000  # longest tooltip (an entrypoint can be a whole script)
 _ID_W = 8
 _STYLE = (
     "<style>table.raynb-table{border-collapse:collapse;table-layout:auto;font-size:12px;margin:2px 0}"
@@ -193,11 +194,26 @@ def _time_cell(value: Moment, now: Moment) -> Cell:
 
 
 def _block_cell(value: Any) -> Cell:
-    """Multi-line text (a message, an entrypoint) in a <pre>, ANSI colours kept in HTML."""
+    """Multi-line text (an entrypoint) in a <pre>, ANSI colours kept in HTML."""
     if value is None or value == "":
         return "", ""
     text = "\n".join(collapse_cr(line) for line in str(value).split("\n"))
     return f'<pre style="{_PRE_STYLE}">{ansi_to_html(text)}</pre>', strip_ansi(text)
+
+
+# Ray appends the job's log to a failed job's message, or a traceback to a failed start.
+_EMBEDDED = re.compile(r",?\s*last available logs \(truncated to [\d,]+ chars\):|(?<=\.)\s*Full traceback:")
+
+
+def job_message(message: str | None) -> str:
+    """Ray's message on a job as one line, without the log or traceback Ray embeds in it:
+    "Job entrypoint command failed with exit code 1, last available logs (…): …" becomes
+    "Job entrypoint command failed with exit code 1"."""
+    text = _EMBEDDED.split(strip_ansi(message or ""), maxsplit=1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].startswith("Traceback (most recent call last)"):
+        lines = lines[-1:]  # a bare traceback: its last line says what failed
+    return _trunc(lines[0], 300) if lines else ""
 
 
 def _lines_cell(lines: Sequence[str]) -> Cell:
@@ -268,7 +284,7 @@ def job_table(jobs: Sequence[Job], *, total: int | None = None, now: Moment = No
     rows = [[
         _cell(job.id, 64, mono=True), _status_cell(job.status), _time_cell(job.start_time, now),
         _cell(human_duration(_job_duration(job, now))),
-        _cell(job.entrypoint, html_width=80), _cell(job.message, html_width=60),
+        _cell(job.entrypoint, html_width=80), _cell(job_message(job.message), html_width=60),
     ] for job in jobs]
     headers = ("id", "status", "started", "duration", "entrypoint", "message")
     return _table(headers, rows, "jobs", jobs, total)
@@ -307,7 +323,7 @@ def job_card(job: Job, *, now: Moment = None) -> Rendered:
         ("duration", _cell(human_duration(_job_duration(job, now)))),
         ("driver exit code", _cell(job.driver_exit_code)),
         ("error type", _cell(job.error_type, 200)),
-        ("message", _block_cell(job.message)),
+        ("message", _cell(job_message(job.message), 300)),
         ("metadata", _lines_cell([f"{k}={v}" for k, v in metadata.items()])),
         ("runtime env", _cell(_env_summary(job.runtime_env), 200)),
         ("driver node", _cell(job.driver_node_id, 200, mono=True)),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 from IPython.core.error import UsageError
@@ -15,7 +17,9 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 
-from raynb.client import JobStatus, RayClient
+from raynb.ansi import strip_ansi
+from raynb.client import JobStatus, NotFoundError, RayClient, UnavailableError
+from raynb.errors import ExecutionError
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -29,6 +33,14 @@ def run(shell: InteractiveShell, line: str, cell: str | None = None):
         else:
             result = shell.run_cell_magic(name, rest, cell)
     return cap.outputs, cap.stdout, result
+
+
+def run_cell(shell: InteractiveShell, source: str):
+    """Run a cell as the notebook does; return its displayed outputs, what IPython printed for
+    its error (stdout: tracebacks, stderr: usage errors, ANSI removed) and the ExecutionResult."""
+    with capture_output() as cap:
+        result = shell.run_cell(source)
+    return cap.outputs, strip_ansi(cap.stdout + cap.stderr), result
 
 
 def last_bundle(outputs) -> dict:
@@ -74,10 +86,36 @@ def test_cell_job_streams_and_ends_with_status(shell: InteractiveShell, client: 
     assert client.get_job(job_id).runtime_env["env_vars"] == {"GREETING": "hi"}
 
 
-def test_failed_cell_job_shows_exit_code_and_message(shell: InteractiveShell) -> None:
-    outputs, _, _ = run(shell, "ray_job", "raise SystemExit(3)\n")
-    text = last_bundle(outputs)["text/plain"]
-    assert "FAILED (exit code 3)" in text
+def test_failed_cell_job_fails_the_cell_with_one_line(shell: InteractiveShell) -> None:
+    outputs, shown, result = run_cell(shell, "%%ray_job --out jid\nprint('bye')\nraise SystemExit(3)\n")
+    job_id = shell.user_ns["jid"]
+    assert isinstance(result.error_in_exec, ExecutionError) and result.error_in_exec.job_id == job_id
+    reason = "Job entrypoint command failed with exit code 3"
+    assert shown == f"✖ {job_id} failed: JOB_ENTRYPOINT_COMMAND_ERROR: {reason}\n"
+    *log, status = last_bundle(outputs)["text/plain"].splitlines()  # the log was shown first
+    assert log.count("bye") == 1 and status.startswith(f"✖ {job_id} FAILED (exit code 3) in ")
+    assert status.endswith(f": {reason}")  # Ray's first sentence, not the log it embeds again
+
+
+def test_no_raise_shows_the_failure_and_returns(shell: InteractiveShell) -> None:
+    outputs, shown, result = run_cell(shell, "%%ray_job --no-raise\nraise SystemExit(4)\n")
+    assert result.success and shown == ""
+    assert "FAILED (exit code 4)" in last_bundle(outputs)["text/plain"].splitlines()[-1]
+
+
+def test_stopped_cell_job_fails_the_cell(shell: InteractiveShell, dashboard_url: str) -> None:
+    stop_myself = (  # the job stops itself through the Jobs API, then waits to be stopped
+        "import json, os, time, urllib.request\n"
+        "me = json.loads(os.environ['RAY_JOB_CONFIG_JSON_ENV_VAR'])['metadata']['job_submission_id']\n"
+        "print('stopping', flush=True)\n"
+        "urllib.request.urlopen(urllib.request.Request(f\"{os.environ['DASH']}/api/jobs/{me}/stop\", method='POST'))\n"
+        "time.sleep(300)\n"
+    )
+    outputs, shown, result = run_cell(shell, f"%%ray_job --env DASH={dashboard_url} --out jid\n{stop_myself}")
+    job_id = shell.user_ns["jid"]
+    assert isinstance(result.error_in_exec, ExecutionError)
+    assert shown == f"✖ {job_id} failed: JobStopped: the job was stopped\n"
+    assert "STOPPED" in last_bundle(outputs)["text/plain"].splitlines()[-1]
 
 
 def test_no_wait_then_stop(shell: InteractiveShell, client: RayClient) -> None:
@@ -88,8 +126,9 @@ def test_no_wait_then_stop(shell: InteractiveShell, client: RayClient) -> None:
     _, stdout, result = run(shell, f"ray_stop {job_id}")
     assert result is None and f"Stopped {job_id}: STOPPED" in stdout
     assert client.get_job_status(job_id) == JobStatus.STOPPED
-    _, stdout, _ = run(shell, f"ray_stop {job_id}")
-    assert "is not running (STOPPED)" in stdout
+    _, shown, result = run_cell(shell, f"%ray_stop {job_id}")  # stopping an ended job is a 400
+    assert isinstance(result.error_in_exec, UsageError)
+    assert shown == f"UsageError: job {job_id} is already in terminal state STOPPED: there is nothing to stop\n"
 
 
 def test_jobs_table_job_card_logs_and_delete(shell: InteractiveShell, client: RayClient) -> None:
@@ -152,6 +191,60 @@ def test_background_follow_leaves_the_kernel_free(shell: InteractiveShell, clien
     assert "bg 9" in text and "SUCCEEDED" in text
 
 
+def test_cell_job_with_resources_runs_on_that_node(shell: InteractiveShell, client: RayClient, worker_node) -> None:
+    cell = "for i in range(50):\n    print('on the worker', i)\n"
+    outputs, _, _ = run(shell, f"ray_job --resources '{{\"{worker_node.resource}\": 1}}' --out jid", cell)
+    job = client.get_job(shell.user_ns["jid"])
+    assert job.status == JobStatus.SUCCEEDED and job.driver_node_id == worker_node.node_id
+    assert job.raw["entrypoint_resources"] == {worker_node.resource: 1}
+    *log, status = last_bundle(outputs)["text/plain"].splitlines()
+    assert log == client.get_job_logs(job.id).splitlines() and status.startswith(f"✔ {job.id} SUCCEEDED")
+    assert [line for line in log if "on the worker" in line] == [f"on the worker {i}" for i in range(50)]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("'{\"CPU\": 1}'", "give CPU with --num-cpus"), ("'{\"memory\": 1}'", "--memory"),
+     ("'{\"worker_node\": 0}'", "positive number"), ("'{\"worker_node\": true}'", "positive number"),
+     ("'{\"worker_node\": \"1\"}'", "positive number"), ("'[1]'", "JSON object"), ("'{}'", "JSON object"),
+     ("{worker_node:1}", "JSON object"), ("'{\" \": 1}'", "cannot be empty")],
+)
+@pytest.mark.parametrize("option", ["--resources", "--entrypoint-resources"])
+def test_bad_resources_are_usage_errors_before_submission(
+    shell: InteractiveShell, client: RayClient, option: str, value: str, says: str
+) -> None:
+    marker = uuid.uuid4().hex
+    with pytest.raises(UsageError, match=says) as caught:
+        run(shell, f"ray_job {option} {value} --env MARK={marker}", "print('never')\n")
+    assert "\n" not in str(caught.value)
+    assert not any(marker in json.dumps(j.runtime_env or {}) for j in client.list_jobs())
+
+
+def test_listings_say_truthfully_what_is_missing(shell: InteractiveShell, client: RayClient) -> None:
+    task, cls = f"raynb_probe_{uuid.uuid4().hex[:8]}", f"RaynbProbe{uuid.uuid4().hex[:8]}"
+    code = (
+        "import ray\nray.init()\n"
+        f"Probe = ray.remote(type({cls!r}, (), {{'ping': lambda self: 1}}))\n"
+        "actors = [Probe.remote() for _ in range(2)]\nray.get([a.ping.remote() for a in actors])\n"
+        f"ray.get([ray.remote(lambda: 1).options(name={task!r}).remote() for _ in range(7)])\n"
+    )
+    job_id = client.submit_job(py_entrypoint(code)).submission_id
+    assert wait_terminal(client, job_id) == JobStatus.SUCCEEDED
+    deadline = time.monotonic() + 60  # Ray reports task events a moment after they happen
+    while len(client.list_tasks(filters=[f"name={task}", "state=FINISHED"], limit=100)) < 7:
+        assert time.monotonic() < deadline, "the probe's tasks did not show up"
+        time.sleep(0.5)
+    outputs, _, _ = run(shell, f"ray_tasks --filter name={task} --filter state=FINISHED --limit 3")
+    assert last_bundle(outputs)["text/plain"].splitlines()[-1] == (
+        "showing 3 of 7 matching tasks: raise the limit to see more")
+    outputs, _, _ = run(shell, f"ray_tasks --filter name={task} --limit 7")
+    assert "showing" not in last_bundle(outputs)["text/plain"]
+    outputs, _, _ = run(shell, f"ray_actors --filter class_name={cls} --limit 1 --out actors")
+    assert shell.user_ns["actors"].total > 2  # rows before the filter: not what a footer may count
+    assert last_bundle(outputs)["text/plain"].splitlines()[-1] == (
+        "showing 1 of 2 matching actors: raise the limit to see more")
+
+
 def test_cluster_listings(shell: InteractiveShell) -> None:
     outputs, _, _ = run(shell, "ray_nodes --out nodes")
     assert shell.user_ns["nodes"][0].node_id[:8] in last_bundle(outputs)["text/plain"]
@@ -174,18 +267,33 @@ def test_user_mistakes_are_usage_errors(shell: InteractiveShell, line: str) -> N
         run(shell, line)
 
 
-def test_client_errors_are_one_red_line(shell: InteractiveShell) -> None:
-    for line in ("ray_job raysubmit_nope", "ray_stop raysubmit_nope", "ray_logs raysubmit_nope --follow",
-                 "ray_serve get nope"):
-        outputs, _, result = run(shell, line)
-        bundle = last_bundle(outputs)
-        assert result is None and "raynb-error" in bundle["text/html"] and "404" in bundle["text/plain"]
-        assert "\n" not in bundle["text/plain"] and "Traceback" not in bundle["text/plain"]
+def test_client_errors_fail_the_cell_with_one_red_line(shell: InteractiveShell, dashboard_url: str) -> None:
+    user_code = f"from raynb.client import RayClient\nRayClient({dashboard_url!r}).get_job('raysubmit_nope')"
+    for line in ("%ray_job raysubmit_nope", "%ray_stop raysubmit_nope", "%ray_logs raysubmit_nope --follow",
+                 "%ray_serve get nope", user_code):
+        with capture_output() as cap:
+            result = shell.run_cell(line)
+        assert isinstance(result.error_in_exec, NotFoundError), line
+        assert cap.stdout.startswith("\x1b[31m✖ ") and cap.stdout.endswith("\x1b[0m\n")  # red
+        assert strip_ansi(cap.stdout).count("\n") == 1 and "404" in cap.stdout and "Traceback" not in cap.stdout
 
 
-def test_unreachable_dashboard_is_one_red_line() -> None:
-    ip = InteractiveShell.instance()
-    with capture_output() as cap:
-        ip.run_line_magic("ray_connect", "http://127.0.0.1:9")
-    bundle = cap.outputs[-1].data
-    assert "503" in bundle["text/plain"] and "ray start --head" in bundle["text/plain"]
+def test_remote_failure_shows_one_line_and_the_last_remote_frame(shell: InteractiveShell) -> None:
+    code = (
+        "from raynb.errors import ExecutionError\n"
+        "raise ExecutionError('raysubmit_x', 'ZeroDivisionError', 'division by zero', traceback="
+        "'  File \"job.py\", line 3, in execute\\n    return half(a)\\n"
+        "  File \"job.py\", line 7, in half\\n    return a / 0')"
+    )
+    _, shown, result = run_cell(shell, code)
+    assert isinstance(result.error_in_exec, ExecutionError)
+    assert shown.splitlines() == ["✖ raysubmit_x failed: ZeroDivisionError: division by zero",
+                                  '  File "job.py", line 7, in half', "    return a / 0"]
+
+
+def test_unreachable_dashboard_fails_the_cell_with_one_line(shell: InteractiveShell, dashboard_url: str) -> None:
+    _, shown, result = run_cell(shell, "%ray_connect http://127.0.0.1:9")
+    assert isinstance(result.error_in_exec, UnavailableError)
+    assert shown.count("\n") == 1 and "503" in shown and "ray start --head" in shown
+    with capture_output():
+        shell.run_line_magic("ray_connect", dashboard_url)

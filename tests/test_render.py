@@ -30,6 +30,7 @@ from raynb.render import (
     human_bytes,
     human_duration,
     job_card,
+    job_message,
     job_table,
     local_time,
     node_table,
@@ -167,8 +168,34 @@ def test_job_table_truncation_footer_and_empty() -> None:
     assert empty.text == "No jobs." and "No jobs." in empty.html
 
 
+# A failed job's message as Ray writes it: its first sentence, then the log's end again.
+RAY_FAILED = ("Job entrypoint command failed with exit code 1, last available logs (truncated to 20,000 chars):\n"
+              "Running entrypoint for job raysubmit_abc123: python train.py\n\x1b[31mTraceback\x1b[0m\nboom\n")
+
+
+@pytest.mark.parametrize(
+    ("message", "line"),
+    [(RAY_FAILED, "Job entrypoint command failed with exit code 1"),
+     ("Job entrypoint command failed with exit code 2. No logs available.",
+      "Job entrypoint command failed with exit code 2. No logs available."),
+     ("Failed to start supervisor actor x: 'boom'. Full traceback:\nTraceback (most recent call last):\n  a\n",
+      "Failed to start supervisor actor x: 'boom'."),
+     ("Traceback (most recent call last):\n  File \"a.py\", line 1\nRuntimeError: no GPU\n", "RuntimeError: no GPU"),
+     ("Job finished successfully.", "Job finished successfully."), ("", ""), (None, "")],
+)
+def test_job_message_is_rays_first_sentence(message: str | None, line: str) -> None:
+    assert job_message(message) == line
+
+
+def test_job_table_shows_a_failed_jobs_message_without_its_log() -> None:
+    r = job_table([job(status="FAILED", message=RAY_FAILED)], now=NOW)
+    assert r.text.splitlines()[2].endswith("  Job entrypoint command failed with exit…")  # 40 wide
+    assert "<td>Job entrypoint command failed with exit code 1</td>" in r.html  # 60 wide
+    assert "boom" not in r.html and "boom" not in r.text and "last available logs" not in r.html
+
+
 def test_job_card_shows_every_field() -> None:
-    j = job(status="FAILED", message="boom\n\x1b[31mTraceback\x1b[0m", error_type="JOB_ENTRYPOINT_COMMAND_ERROR",
+    j = job(status="FAILED", message=RAY_FAILED, error_type="JOB_ENTRYPOINT_COMMAND_ERROR",
             driver_exit_code=1, runtime_env={"pip": {"packages": ["numpy"]}, "env_vars": {"TOKEN": "s3cr3t"},
                                              "_ray_commit": "x"})
     r = job_card(j, now=NOW)
@@ -177,8 +204,9 @@ def test_job_card_shows_every_field() -> None:
                    "owner=ada", "pip: numpy", "env_vars: TOKEN", "a" * 56):
         assert needle in r.text and needle in r.html, needle
     assert "s3cr3t" not in r.text and "s3cr3t" not in r.html and "_ray_commit" not in r.text
-    assert '<span style="color:#e5534b">Traceback</span>' in r.html  # ANSI kept as colour in HTML
-    assert "\x1b" not in r.text and "boom\n" in r.text
+    message = [line for line in r.text.splitlines() if line.lstrip().startswith("message")]
+    assert message == ["  message           Job entrypoint command failed with exit code 1"]
+    assert "boom" not in r.text and "boom" not in r.html and "Traceback" not in r.html
 
 
 def test_node_table() -> None:

@@ -29,6 +29,7 @@ from raynb.client import JobStatus, RayClient, RayClientError
 from raynb.magics.widgets import widgets_available
 from raynb.render import demand_text
 from raynb.widgets import ClusterPanel, Dashboard, JobsTable, LogView, ServePanel
+from raynb.widgets.jobs import job_row
 
 EVIL = "<img src=x onerror=alert(1)>"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -140,7 +141,11 @@ def test_logview_final_lines_and_escaped_snapshot(client: RayClient) -> None:
     try:
         wait_until(lambda: ok.done and failed.done, what="both jobs to end")
         assert ok.status == "SUCCEEDED" and "SUCCEEDED in" in ok.final
-        assert failed.status == "FAILED" and "FAILED (exit code 3)" in failed.final and failed.error == ""
+        assert failed.status == "FAILED" and failed.error == ""
+        # one line: Ray's first sentence, not the log Ray embeds in its message (shown above it)
+        assert failed.final.startswith(f"✖ {failed.job_id} FAILED (exit code 3) in ") and "\n" not in failed.final
+        assert failed.final.endswith(": Job entrypoint command failed with exit code 3")
+        assert job_row(client.get_job(failed.job_id))["message"] == "Job entrypoint command failed with exit code 3"
         data, _ = ok._repr_mimebundle_()
         assert data[WIDGET_MIME]["model_id"] == ok.model_id
         assert EVIL in data["text/plain"] and "SUCCEEDED" in data["text/plain"]

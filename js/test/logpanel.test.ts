@@ -154,4 +154,18 @@ describe("LogPanel", () => {
     panel.setError("");
     expect(q(el, "raynb-error").hidden).toBe(true);
   });
+
+  it("shows the final line as one line, coloured by the status", () => {
+    const { panel, el } = mount();
+    const message = "Job FAILED: Job entrypoint command failed with exit code 1, last available logs:\nlog 1\nlog 2";
+    panel.setFinal(message, "FAILED");
+    const final = q(el, "raynb-final");
+    expect(final.textContent).toBe("Job FAILED: Job entrypoint command failed with exit code 1, last available logs:");
+    expect(final.title).toBe(final.textContent);
+    expect(final.className).toBe("raynb-final raynb-final-err");
+    panel.setFinal("✔ raysubmit_1 SUCCEEDED in 2.0 s", "SUCCEEDED");
+    expect(final.className).toBe("raynb-final raynb-final-ok");
+    panel.setFinal("");
+    expect(final.hidden).toBe(true);
+  });
 });

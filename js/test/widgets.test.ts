@@ -51,6 +51,7 @@ describe("widgets", () => {
     model.change("error", "dashboard unreachable\ntrace");
     expect(q(el, "raynb-status").className).toContain("raynb-chip-err");
     expect(q(el, "raynb-final").textContent).toBe("✖ FAILED (exit code 1): boom");
+    expect(q(el, "raynb-final").className).toContain("raynb-final-err");
     expect(q(el, "raynb-error").textContent).toBe("dashboard unreachable");
     cleanup();
     expect(model.listeners("msg:custom")).toBe(0);

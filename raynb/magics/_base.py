@@ -1,26 +1,17 @@
-"""What every %ray_* magic shares: the connection, output helpers and error rendering."""
+"""What every %ray_* magic shares: the connection, output helpers and error handling."""
 
 from __future__ import annotations
 
 import functools
-import html
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics
-from IPython.display import display
 
-from ..client import (
-    BadRequestError,
-    RayClient,
-    RayClientError,
-    StreamLimits,
-    UnavailableError,
-)
-from ..errors import ExecutorError, RaynbError
-from ..render import Rendered
+from ..client import BadRequestError, RayClient, StreamLimits, UnavailableError
+from ..errors import ExecutorError
 
 # The output area keeps only the last lines of a followed log, so memory stays flat
 # without the client's default stream limits; a long training log must not be cut.
@@ -81,22 +72,10 @@ class RaySession:
         return True
 
 
-def error_bundle(exc: RaynbError) -> Rendered:
-    """One red line for an error: what went wrong (a client error's status too) and what to do."""
-    ray_said = isinstance(exc, RayClientError) and exc.source == "Ray"
-    text = f"✖ Ray error {exc}" if ray_said else f"✖ {exc}"
-    return Rendered(
-        html=(
-            '<div class="raynb-error" style="color:var(--jp-error-color1,#d32f2f);'
-            f'font-family:var(--jp-code-font-family,monospace)">{html.escape(text)}</div>'
-        ),
-        text=text,
-    )
-
-
 def reports_errors(method: Callable[..., Any]) -> Callable[..., Any]:
-    """raynb errors become one red line (no traceback) and the magic returns None; bad input
-    (a 400, or an executor's ValueError) becomes a UsageError, which IPython also shows as one line."""
+    """Bad input (a 400, or an executor's ValueError) becomes a UsageError; any other raynb
+    error propagates. Either way the cell fails ("Run All" stops there) and IPython shows
+    one line (raynb errors render themselves: ``RaynbError._render_traceback_``)."""
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -107,11 +86,7 @@ def reports_errors(method: Callable[..., Any]) -> Callable[..., Any]:
         except ExecutorError as exc:
             if isinstance(exc, ValueError):
                 raise UsageError(str(exc)) from None
-            display(error_bundle(exc))
-            return None
-        except RayClientError as exc:
-            display(error_bundle(exc))
-            return None
+            raise
 
     return wrapper
 

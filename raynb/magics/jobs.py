@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import re
 import tempfile
 import time
@@ -14,12 +16,14 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from .. import render
-from ..client import JobStatus
+from ..client import Job, JobStatus
+from ..errors import ExecutionError
 from ._base import RayMagicsBase, reports_errors
 from .live import Follower, LiveLog
 from .widgets import show_log_view, widgets_available
 
 _STATUSES = [s.value for s in JobStatus if s is not JobStatus.UNKNOWN]
+_OWN_OPTIONS = {"CPU": "--num-cpus", "GPU": "--num-gpus", "memory": "--memory"}
 
 
 def _key_values(pairs: list[str], option: str) -> dict[str, str]:
@@ -30,6 +34,36 @@ def _key_values(pairs: list[str], option: str) -> dict[str, str]:
             raise UsageError(f"{option} takes KEY=VALUE, got {pair!r}")
         out[key] = value
     return out
+
+
+def _resources(text: str) -> dict[str, float]:
+    """``--resources``: a JSON object of custom resource name -> positive number. IPython keeps
+    the quotes around an argument: '{"worker_node": 1}' arrives quoted."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not value:
+        raise UsageError(f"--resources takes a JSON object of resource name -> amount, "
+                         f"e.g. '{{\"worker_node\": 1}}'; got {text!r}")
+    for name, amount in value.items():
+        if name in _OWN_OPTIONS:
+            raise UsageError(f"--resources: give {name} with {_OWN_OPTIONS[name]}, not as a custom resource")
+        if not name.strip():
+            raise UsageError("--resources: a resource name cannot be empty")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 < amount < math.inf:
+            raise UsageError(f"--resources: {name!r} needs a positive number, got {json.dumps(amount)}")
+    return value
+
+
+def _failure(job: Job) -> ExecutionError:
+    """The error a ``%%ray_job`` raises for a job that ended FAILED or STOPPED."""
+    if job.status == JobStatus.STOPPED:
+        return ExecutionError(job.id, "JobStopped", "the job was stopped")
+    code = f"exit code {job.driver_exit_code}" if job.driver_exit_code is not None else "no message from Ray"
+    return ExecutionError(job.id, job.error_type or "JobFailed", render.job_message(job.message) or code)
 
 
 @magics_class
@@ -60,17 +94,25 @@ class JobMagics(RayMagicsBase):
     @argument("--env", nargs="+", default=[], metavar="K=V", help="%%ray_job: environment variables")
     @argument("--num-cpus", type=float, help="%%ray_job: CPUs reserved for the entrypoint")
     @argument("--num-gpus", type=float, help="%%ray_job: GPUs reserved for the entrypoint")
+    @argument("--memory", type=int, metavar="BYTES", help="%%ray_job: memory reserved for the entrypoint")
+    @argument("--resources", "--entrypoint-resources", metavar="JSON",
+              help="%%ray_job: custom resources for the entrypoint, e.g. '{\"worker_node\": 1}'")
     @argument("--no-wait", action="store_true", help="%%ray_job: submit and return; do not follow the log")
     @argument("--no-widget", action="store_true",
               help="%%ray_job: follow in the output area (blocking) even in Jupyter")
+    @argument("--no-raise", action="store_true",
+              help="%%ray_job: a job that ends FAILED or STOPPED does not fail the cell")
     @argument("--out", metavar="NAME", help="store the Job (%ray_job) or the submission id (%%ray_job)")
     def ray_job(self, line: str = "", cell: str | None = None) -> None:
         """``%ray_job ID`` shows a job; ``%%ray_job [options]`` submits the cell as a job.
 
-        The cell body is the job's Python entrypoint script. In Jupyter its log streams into a
-        live widget and the cell returns at once: the kernel is free while the job runs.
-        Elsewhere, or with --no-widget, the log streams in the output area until the job ends
-        (Ctrl-C / the stop button stops following, not the job).
+        The cell body is the job's Python entrypoint script. Outside Jupyter, or with
+        --no-widget, its log streams in the output area until the job ends (Ctrl-C / the stop
+        button stops following, not the job); a job that ends FAILED or STOPPED then fails
+        the cell with one red line, so "Run All" stops there (--no-raise: it does not).
+        In Jupyter the log streams into a live widget and the cell returns at once, while the
+        job runs: the kernel is free, and the widget shows how the job ended, but a failure
+        cannot fail the cell; use --no-widget where a failed job must stop the notebook.
         """
         args = parse_argstring(self.ray_job, line)
         if cell is None:
@@ -91,7 +133,9 @@ class JobMagics(RayMagicsBase):
         elif widgets_available(self.shell) and not args.no_widget:
             show_log_view(self.client, submission_id)
         else:
-            Follower(self.client, LiveLog(submission_id)).run()
+            job = Follower(self.client, LiveLog(submission_id)).run()
+            if job is not None and job.status in (JobStatus.FAILED, JobStatus.STOPPED) and not args.no_raise:
+                raise _failure(job)
 
     def _submit_cell(self, cell: str, args) -> str:
         """Upload the cell as a module and submit ``python -m`` of it."""
@@ -105,6 +149,9 @@ class JobMagics(RayMagicsBase):
             runtime_env["pip"] = list(args.pip)
         if args.env:
             runtime_env["env_vars"] = _key_values(args.env, "--env")
+        resources = _resources(args.resources) if args.resources is not None else None
+        if args.memory is not None and args.memory < 1:
+            raise UsageError(f"--memory takes a positive number of bytes, got {args.memory}")
         with tempfile.TemporaryDirectory(prefix="raynb-cell-") as tmp:
             package = Path(tmp) / module
             package.mkdir()
@@ -117,6 +164,8 @@ class JobMagics(RayMagicsBase):
                 metadata={"source": "%%ray_job"},
                 entrypoint_num_cpus=args.num_cpus,
                 entrypoint_num_gpus=args.num_gpus,
+                entrypoint_memory=args.memory,
+                entrypoint_resources=resources,
             )
         return job.submission_id
 
@@ -129,7 +178,7 @@ class JobMagics(RayMagicsBase):
     def ray_stop(self, line: str = "") -> None:
         """Stop a running job and wait until it has ended (as STOPPED)."""
         args = parse_argstring(self.ray_stop, line)
-        if not self.client.stop_job(args.job_id):
+        if not self.client.stop_job(args.job_id):  # an ended job is a 400: the magic fails
             print(f"{args.job_id} is not running ({self.client.get_job_status(args.job_id)}).")
             return
         if args.no_wait:

@@ -13,8 +13,8 @@ from collections import deque
 from IPython.display import display
 
 from ..ansi import ansi_to_html, collapse_cr, strip_ansi
-from ..client import JobStatus, RayClient, RayClientError
-from ..render import Rendered, human_duration
+from ..client import Job, JobStatus, RayClient, RayClientError
+from ..render import Rendered, human_duration, job_message
 
 UPDATE_INTERVAL_S = 0.05
 _PRE_STYLE = (
@@ -89,19 +89,22 @@ class LiveLog:
         return Rendered(html="".join(html_parts), text="\n".join(text_parts))
 
 
-def status_line(job_id: str, client: RayClient) -> Rendered:
-    """The line that ends a followed log: how the job ended, or that it is still running."""
-    job = client.get_job(job_id)
+def status_line(job: Job) -> Rendered:
+    """The one line that ends a followed log: how the job ended, or that it is still running.
+
+    Ray's message is cut to its first sentence: the log it embeds is already shown above.
+    """
     took = f" in {human_duration(job.duration_s)}" if job.duration_s is not None else ""
+    message = job_message(job.message)
     if job.status == JobStatus.SUCCEEDED:
         icon, color, text = "✔", "var(--jp-success-color1,#2e7d32)", f"{job.status}{took}"
     elif job.status == JobStatus.FAILED:
         code = f" (exit code {job.driver_exit_code})" if job.driver_exit_code is not None else ""
         icon, color = "✖", "var(--jp-error-color1,#d32f2f)"
-        text = f"FAILED{code}{took}: {job.message or job.error_type or 'no message from Ray'}"
+        text = f"FAILED{code}{took}: {message or job.error_type or 'no message from Ray'}"
     else:
-        icon, color, text = "■", "var(--jp-ui-font-color2,#757575)", f"{job.status}{took}: {job.message or ''}"
-    return _line(f"{icon} {job_id} {text}".rstrip(": "), color)
+        icon, color, text = "■", "var(--jp-ui-font-color2,#757575)", f"{job.status}{took}: {message}"
+    return _line(f"{icon} {job.id} {text}".rstrip(": "), color)
 
 
 def _line(text: str, color: str) -> Rendered:
@@ -130,8 +133,10 @@ class Follower:
         async for line in self.client.aio.tail_job_logs(self.view.job_id, protocol=self.protocol):
             self.view.add(line)
 
-    def run(self) -> None:
-        """Follow in this thread; Ctrl-C (the stop button) ends the follow, not the job."""
+    def run(self) -> Job | None:
+        """Follow in this thread until the job ends; return the ended job, or None when the
+        follow was stopped (Ctrl-C, the stop button, :meth:`cancel`): the job keeps running.
+        A client error propagates, after the lines that came before it are shown."""
         view = self.view
         self._future = future = self.client.submit(self._pump())
         view.flush(force=True)
@@ -140,7 +145,7 @@ class Follower:
                 concurrent.futures.wait([future], timeout=UPDATE_INTERVAL_S)
                 view.flush()
             future.result()
-            view.finish(status_line(view.job_id, self.client))
+            job = self.client.get_job(view.job_id)
         except KeyboardInterrupt:
             future.cancel()
             view.finish(_line(
@@ -148,19 +153,31 @@ class Follower:
                 f"Stop it with %ray_stop {view.job_id}",
                 "var(--jp-warn-color1,#ef6c00)",
             ))
+            return None
         except concurrent.futures.CancelledError:
             view.finish(_line(f"⏸ Stopped following job {view.job_id}; it keeps running.",
                               "var(--jp-ui-font-color2,#757575)"))
-        except RayClientError as exc:
-            view.finish(_line(f"✖ Ray error {exc}", "var(--jp-error-color1,#d32f2f)"))
+            return None
+        except RayClientError:
+            view.flush(force=True)
+            raise
+        view.finish(status_line(job))
+        return job
 
     def start(self) -> Follower:
         """Follow in a daemon thread, in the context of the calling cell; return at once."""
         context = contextvars.copy_context()
-        self.thread = threading.Thread(target=context.run, args=(self.run,), daemon=True,
+        self.thread = threading.Thread(target=context.run, args=(self._run_in_background,), daemon=True,
                                        name=f"raynb-follow-{self.view.job_id}")
         self.thread.start()
         return self
+
+    def _run_in_background(self) -> None:
+        """:meth:`run`, with a client error shown as the view's last line: no cell waits to fail."""
+        try:
+            self.run()
+        except RayClientError as exc:
+            self.view.finish(_line(f"✖ Ray error {exc}", "var(--jp-error-color1,#d32f2f)"))
 
     def cancel(self) -> None:
         """Stop following (the job keeps running)."""

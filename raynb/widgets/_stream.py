@@ -103,7 +103,7 @@ class LineStream:
                 if self.total % 1000 == 0:  # a flood arrives in big chunks: let the flusher run
                     await asyncio.sleep(0)
             job = await aio.get_job(self.job_id)
-            final = await asyncio.to_thread(status_line, self.job_id, self.widget.client)
+            final = status_line(job)
         except Exception as exc:
             self.error = one_line(exc)
             changes: dict[str, Any] = {"error": self.error}

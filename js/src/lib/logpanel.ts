@@ -5,7 +5,8 @@
 import { lineToHtml, plainText } from "./ansi";
 import { createBatcher, type Batcher } from "./batch";
 import { h, setLine } from "./dom";
-import { formatCount } from "./format";
+import { formatCount, statusKind } from "./format";
+import { oneLine } from "./requests";
 import { FilterIndex, LineRing, type PushResult } from "./ringbuffer";
 import { computeLayout, scrollTopFor } from "./virtual";
 
@@ -149,8 +150,12 @@ export class LogPanel {
     this.name = name.replace(/[^\w.-]+/g, "_").slice(0, 100) || "raynb";
   }
 
-  setFinal(text: string): void {
-    setLine(this.finalEl, text);
+  /** How the stream ended: one line (the first of `text`), coloured by the job's `status`. */
+  setFinal(text: string, status = ""): void {
+    const line = oneLine(text);
+    setLine(this.finalEl, line);
+    this.finalEl.title = line;
+    this.finalEl.className = `raynb-final raynb-final-${statusKind(status)}`;
   }
 
   setError(text: string): void {

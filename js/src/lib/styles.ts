@@ -100,7 +100,10 @@ export const LOG_CSS = `
   border-radius: 3px; margin-bottom: 2px; font-size: 12px; }
 .raynb-resume { position: absolute; bottom: 12px; left: 50%; transform: translateX(-50%);
   box-shadow: 0 1px 4px rgba(0,0,0,.3); background: var(--jp-layout-color1, Canvas); }
-.raynb-final { margin: 4px 0; font-weight: 600; white-space: pre-wrap; overflow-wrap: anywhere; }
+.raynb-final { margin: 4px 0; font-weight: 600; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+.raynb-final-ok { color: ${OK}; }
+.raynb-final-err { color: ${ERR}; }
 .raynb-count { color: ${DIM}; font-variant-numeric: tabular-nums; }
 ${ansiCss}
 `;

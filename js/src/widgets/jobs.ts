@@ -258,7 +258,7 @@ function render({ model, el }: RenderProps): () => void {
     logBox.hidden = !id;
     logTitle.textContent = id;
     setChip(logChip, model.get("log_status"));
-    panel.setFinal(String(model.get("log_final") ?? ""));
+    panel.setFinal(String(model.get("log_final") ?? ""), String(model.get("log_status") ?? ""));
     stream.setStream(id);
     for (const row of rows.values()) row.tr.classList.toggle("raynb-selected", row.job.id === id);
   };

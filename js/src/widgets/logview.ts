@@ -33,7 +33,7 @@ function render({ model, el }: RenderProps): () => void {
     count.textContent =
       `${formatCount(total)} ${total === 1 ? "line" : "lines"}` +
       (dropped > 0 ? ` · ${formatCount(dropped)} dropped by the kernel` : "");
-    panel.setFinal(String(model.get("final") ?? ""));
+    panel.setFinal(String(model.get("final") ?? ""), String(model.get("status") ?? ""));
     panel.setError(oneLine(model.get("error") ?? ""));
     stream.setStream(id);
   };
