@@ -62,6 +62,10 @@ def test_generated_help(shell: InteractiveShell) -> None:
     for name in ("ray_jobs", "ray_logs", "ray_job", "ray_connect", "ray_tasks", "ray_serve"):
         doc = shell.find_magic(name).__doc__
         assert f"%{name}" in doc and "--" in doc  # magic_arguments' usage and options
+        assert "option_strings" not in doc  # a lone % in a help text breaks argparse's formatting
+    doc = " ".join(shell.find_magic("ray_job").__doc__.split())
+    assert "--resources JSON, --entrypoint-resources JSON" in doc and "job_id %ray_job ID: show one job" in doc
+    assert "--no-raise %%ray_job: a job that ends FAILED or STOPPED does not fail the cell" in doc
 
 
 def test_connect_card_and_status(shell: InteractiveShell, dashboard_url: str) -> None:

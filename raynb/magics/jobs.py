@@ -88,21 +88,21 @@ class JobMagics(RayMagicsBase):
     @line_cell_magic
     @reports_errors
     @magic_arguments()
-    @argument("job_id", nargs="?", help="%ray_job ID: show one job")
-    @argument("--working-dir", metavar="DIR", help="%%ray_job: local folder uploaded as the job's working_dir")
-    @argument("--pip", nargs="+", default=[], metavar="PKG", help="%%ray_job: pip packages to install")
-    @argument("--env", nargs="+", default=[], metavar="K=V", help="%%ray_job: environment variables")
-    @argument("--num-cpus", type=float, help="%%ray_job: CPUs reserved for the entrypoint")
-    @argument("--num-gpus", type=float, help="%%ray_job: GPUs reserved for the entrypoint")
-    @argument("--memory", type=int, metavar="BYTES", help="%%ray_job: memory reserved for the entrypoint")
+    @argument("job_id", nargs="?", help="%%ray_job ID: show one job")
+    @argument("--working-dir", metavar="DIR", help="%%%%ray_job: local folder uploaded as the job's working_dir")
+    @argument("--pip", nargs="+", default=[], metavar="PKG", help="%%%%ray_job: pip packages to install")
+    @argument("--env", nargs="+", default=[], metavar="K=V", help="%%%%ray_job: environment variables")
+    @argument("--num-cpus", type=float, help="%%%%ray_job: CPUs reserved for the entrypoint")
+    @argument("--num-gpus", type=float, help="%%%%ray_job: GPUs reserved for the entrypoint")
+    @argument("--memory", type=int, metavar="BYTES", help="%%%%ray_job: memory reserved for the entrypoint")
     @argument("--resources", "--entrypoint-resources", metavar="JSON",
-              help="%%ray_job: custom resources for the entrypoint, e.g. '{\"worker_node\": 1}'")
-    @argument("--no-wait", action="store_true", help="%%ray_job: submit and return; do not follow the log")
+              help="%%%%ray_job: custom resources for the entrypoint, e.g. '{\"worker_node\": 1}'")
+    @argument("--no-wait", action="store_true", help="%%%%ray_job: submit and return; do not follow the log")
     @argument("--no-widget", action="store_true",
-              help="%%ray_job: follow in the output area (blocking) even in Jupyter")
+              help="%%%%ray_job: follow in the output area (blocking) even in Jupyter")
     @argument("--no-raise", action="store_true",
-              help="%%ray_job: a job that ends FAILED or STOPPED does not fail the cell")
-    @argument("--out", metavar="NAME", help="store the Job (%ray_job) or the submission id (%%ray_job)")
+              help="%%%%ray_job: a job that ends FAILED or STOPPED does not fail the cell")
+    @argument("--out", metavar="NAME", help="store the Job (%%ray_job ID) or the submission id (%%%%ray_job)")
     def ray_job(self, line: str = "", cell: str | None = None) -> None:
         """``%ray_job ID`` shows a job; ``%%ray_job [options]`` submits the cell as a job.
 
