@@ -1,18 +1,22 @@
-"""The pipeline service as a real process over a real SQLite file: token, bad requests, SSE."""
+"""The pipeline service (a real process, or real threads in this one) over a real SQLite file:
+token, bad requests, SSE."""
 
 from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
 from pipeline_helpers import ServiceProcess
 
 from raynb.errors import AuthError, BadRequestError, NotFoundError
+from raynb.pipeline.app import BackgroundService
 from raynb.pipeline.client import PipelineServiceClient
 from raynb.pipeline.models import (
     ActionStatus,
+    CheckpointReport,
     LogLine,
     PipelineProgress,
     RunCreate,
@@ -156,3 +160,39 @@ def test_sse_format_and_heartbeat(service: ServiceProcess, client: PipelineServi
                 break
     assert lines[:2] == ["id: 1", "event: progress"] and lines[2].startswith("data: {")
     assert lines[-1].startswith(": ping")
+
+
+def test_sse_ends_with_the_final_snapshot_when_the_run_ends_between_its_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run completes exactly after the stream read the events (none new) and before it
+    reads the run's status: the stream still ends with the COMPLETED snapshot."""
+    service = BackgroundService("127.0.0.1", 0, tmp_path / "race.db", token=TOKEN)
+    store = service.store
+    try:
+        with PipelineServiceClient(service.url, TOKEN) as client:
+            new_run(client, "race", actions=1)
+            seen = client.request("POST", "/runs/race/actions/0", json={"status": "RUNNING"})["seq"]
+        read_events = store.events
+
+        def events_then_complete(run_id: str, after: int, limit: int) -> list:
+            batch = read_events(run_id, after, limit)
+            if not batch and not store.status(run_id).is_terminal():  # caught up: the run ends now
+                store.add_checkpoint(run_id, CheckpointReport(action_index=0, params_snapshot={"x": 2}))
+            return batch
+
+        monkeypatch.setattr(store, "events", events_then_complete)
+        kinds, statuses = [], []
+        headers = {"Authorization": f"Bearer {TOKEN}", "Last-Event-ID": str(seen)}  # caught up at once
+        with httpx.stream("GET", service.url + "/runs/race/events", headers=headers, timeout=30) as response:
+            for line in response.iter_lines():  # until the service closes the stream
+                if line.startswith(":"):
+                    break  # a heartbeat: the stream waits for a change that already happened
+                if line.startswith("event: "):
+                    kinds.append(line[7:])
+                elif line.startswith("data: ") and kinds[-1] == "progress":
+                    statuses.append(json.loads(line[6:])["status"])
+        assert store.status("race") is RunStatus.COMPLETED
+        assert kinds == ["progress"] and statuses == ["COMPLETED"]
+    finally:
+        service.stop()

@@ -15,7 +15,9 @@ Routes (JSON; errors are ``{"detail": "<one line>"}`` with a 4xx status)::
 
 The event stream starts after ``Last-Event-ID`` (header, or ``?last_event_id=``), sends what
 the store holds, then waits for the store's change notice (no polling); a comment heartbeat
-goes out every ``heartbeat`` seconds; it closes after the run's terminal ``progress`` event.
+goes out every ``heartbeat`` seconds. It ends with the run's terminal ``progress`` event,
+also when the run ends while the stream reads (or closes at once if that event was already
+sent before ``Last-Event-ID``).
 With a token, every route but ``/health`` needs ``Authorization: Bearer <token>`` (401).
 """
 
@@ -84,7 +86,7 @@ class _TokenGuard:
     """ASGI middleware: the bearer token on every route but /health."""
 
     def __init__(self, app: Any, token: str) -> None:
-        self.app, self.token = app, f"Bearer {token}".encode()
+        self.app, self.state, self.token = app, app.state, f"Bearer {token}".encode()
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["path"] != "/health":
@@ -172,6 +174,9 @@ def create_app(db_path: str | Path | None = None, *, token: str | None = None,
         try:
             while True:
                 waiter.clear()
+                # The status first: if the run had ended, the events read next hold its final
+                # snapshot (one transaction wrote both), so the stream ends with it.
+                ended = (await db(store.status, run_id)).is_terminal()
                 batch = await db(store.events, run_id, last, EVENT_BATCH)
                 for seq, kind, data in batch:
                     yield ServerSentEvent(data=data, event=kind, id=str(seq))
@@ -180,8 +185,8 @@ def create_app(db_path: str | Path | None = None, *, token: str | None = None,
                         return
                 if len(batch) == EVENT_BATCH:
                     continue
-                if not batch and (await db(store.get_run, run_id)).status.is_terminal():
-                    return  # reconnected after the end: nothing more will come
+                if ended:
+                    return  # reconnected after the end: its final snapshot was sent before
                 await waiter.wait()
         finally:
             broker.waiters[run_id].discard(waiter)
@@ -262,8 +267,9 @@ class BackgroundService:
         import uvicorn
 
         self.db_path = Path(db_path)
-        config = uvicorn.Config(create_app(db_path, token=token), host=host, port=port,
-                                log_level="warning", access_log=False, lifespan="on")
+        app = create_app(db_path, token=token)
+        self.store: Store = app.state.store
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="raynb-pipeline-service", daemon=True)
         self.thread.start()

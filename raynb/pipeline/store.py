@@ -106,6 +106,13 @@ class Store:
             rows = self._db.execute("SELECT * FROM actions WHERE run_id=? ORDER BY idx", (run_id,)).fetchall()
         return _snapshot(row, rows)
 
+    def status(self, run_id: str) -> RunStatus:
+        with self._lock:
+            row = self._db.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            raise UnknownRun(run_id)
+        return RunStatus(row[0])
+
     def list_runs(self, limit: int = 50) -> list[PipelineProgress]:
         """The latest runs, newest first."""
         with self._lock:
