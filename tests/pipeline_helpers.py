@@ -1,8 +1,10 @@
-"""A standalone pipeline service process for the tests, started and stopped by pid."""
+"""For the pipeline tests: a standalone service process (started and stopped by pid), the test
+actions' module, and waiting on conditions and on a driver process's run ids."""
 
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -11,6 +13,88 @@ import time
 from pathlib import Path
 
 import httpx
+
+# Actions live in a module of the executor's working_dir, imported the same way on Ray.
+ACTIONS = '''
+import os, time
+from pathlib import Path
+from pydantic import BaseModel
+from raynb.actions import Action
+
+class FetchParams(BaseModel):
+    x: int
+    counter: str
+
+class Fetch(Action[FetchParams]):
+    """Counts its runs in a file, so a test can tell it was not run again."""
+    def execute(self):
+        with open(self.params.counter, "a") as f:
+            f.write("ran\\n")
+        self.log("fetched")
+        return {"a": self.params.x + 1}
+
+class DoubleParams(BaseModel):
+    a: int
+
+class Double(Action[DoubleParams]):
+    def execute(self):
+        self.progress(1, 2, "half")
+        print("doubling", self.params.a, flush=True)
+        return {"b": self.params.a * 2}
+
+class GateParams(BaseModel):
+    gate: str
+
+class Gate(Action[GateParams]):
+    """Half way, then waits until the test creates the gate file."""
+    def execute(self):
+        self.progress(1, 2, "waiting at the gate")
+        while not Path(self.params.gate).exists():
+            time.sleep(0.05)
+        return {"gated": True}
+
+class FinishParams(BaseModel):
+    b: int
+    flag: str
+    mult: int = 1
+
+class Finish(Action[FinishParams]):
+    """Fails while the flag file exists (with the env secret in its message)."""
+    def execute(self):
+        if Path(self.params.flag).exists():
+            raise RuntimeError("flag is set " + os.environ.get("API_TOKEN", ""))
+        return {"c": self.params.b * self.params.mult}
+'''
+
+
+def write_actions(folder: Path) -> Path:
+    """``folder`` with the test actions' module ``pl_test_actions`` in it (a working_dir)."""
+    (folder / "pl_test_actions.py").write_text(ACTIONS)
+    return folder
+
+
+def wait_until(condition, what: str, tries: int = 1200):
+    """``condition()``'s first truthy value, checked every 0.1 s (up to ~2 minutes on a busy machine)."""
+    for _ in range(tries):
+        if value := condition():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
+
+
+def driver_run_ids(driver: subprocess.Popen, timeout: float = 300) -> list[str]:
+    """The run ids a driver process prints as ``run ids: A B ...`` (Ray also forwards its actors'
+    prints to that stdout); [] if it ends or times out first."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(driver.stdout, selectors.EVENT_READ)
+        while sel.select(timeout=max(0, deadline - time.monotonic())):
+            line = driver.stdout.readline()
+            if not line:
+                break
+            if line.startswith("run ids:"):
+                return line.split()[2:]
+    return []
 
 
 def free_port() -> int:

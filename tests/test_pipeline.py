@@ -2,80 +2,32 @@
 
 from __future__ import annotations
 
-import time
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
-from pipeline_helpers import ServiceProcess, free_port
+from faultproxy import FaultProxy
+from pipeline_helpers import ServiceProcess, driver_run_ids, free_port, wait_until, write_actions
 from ray_helpers import run_driver
 
 from raynb.client import RayClient
 from raynb.errors import ExecutionError, PipelineResumeError, ValidationError
 from raynb.executors import PipelineDefinition, RayPipelineExecutor
-from raynb.executors.pipeline import NAMESPACE, actor_name
+from raynb.pipeline.embedded import find_embedded
 from raynb.pipeline.models import ActionStatus, RunStatus
+from raynb.pipeline.watch import DIED, NAMESPACE, OUTAGE, actor_name, death_of
 from raynb.widgets.pipeline import PipelineProgressWidget
 
 SECRET = "pipeline-s3cret-env"
-# Actions live in a module of the executor's working_dir, imported the same way on Ray.
-ACTIONS = '''
-import os, time
-from pathlib import Path
-from pydantic import BaseModel
-from raynb.actions import Action
-
-class FetchParams(BaseModel):
-    x: int
-    counter: str
-
-class Fetch(Action[FetchParams]):
-    """Counts its runs in a file, so a test can tell it was not run again."""
-    def execute(self):
-        with open(self.params.counter, "a") as f:
-            f.write("ran\\n")
-        self.log("fetched")
-        return {"a": self.params.x + 1}
-
-class DoubleParams(BaseModel):
-    a: int
-
-class Double(Action[DoubleParams]):
-    def execute(self):
-        self.progress(1, 2, "half")
-        print("doubling", self.params.a, flush=True)
-        return {"b": self.params.a * 2}
-
-class GateParams(BaseModel):
-    gate: str
-
-class Gate(Action[GateParams]):
-    """Half way, then waits until the test creates the gate file."""
-    def execute(self):
-        self.progress(1, 2, "waiting at the gate")
-        while not Path(self.params.gate).exists():
-            time.sleep(0.05)
-        return {"gated": True}
-
-class FinishParams(BaseModel):
-    b: int
-    flag: str
-    mult: int = 1
-
-class Finish(Action[FinishParams]):
-    """Fails while the flag file exists (with the env secret in its message)."""
-    def execute(self):
-        if Path(self.params.flag).exists():
-            raise RuntimeError("flag is set " + os.environ.get("API_TOKEN", ""))
-        return {"c": self.params.b * self.params.mult}
-'''
 FULL = PipelineDefinition("full", ["pl_test_actions:Fetch", "pl_test_actions:Double", "pl_test_actions:Finish"])
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("pipeline-wd")
-    (folder / "pl_test_actions.py").write_text(ACTIONS)
-    return folder
+    return write_actions(tmp_path_factory.mktemp("pipeline-wd"))
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +51,6 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 def runs_of(path: str) -> int:
     return len(Path(path).read_text().splitlines()) if Path(path).exists() else 0
-
-
-def wait_until(condition, what: str, tries: int = 1200):
-    for _ in range(tries):  # up to ~2 minutes on a busy machine
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"never happened: {what}")
 
 
 def test_full_run_accumulates_params_and_checkpoints_each_action(ex: RayPipelineExecutor, files) -> None:
@@ -133,7 +77,10 @@ def test_full_run_accumulates_params_and_checkpoints_each_action(ex: RayPipeline
 def test_failing_action_fails_the_run_with_its_error(ex: RayPipelineExecutor, files) -> None:
     Path(files["flag"]).touch()
     run_id = ex.submit(FULL, {"x": 1, "counter": files["counter"], "flag": files["flag"]})
-    assert ex.wait(run_id, timeout_seconds=300) is RunStatus.FAILED
+    with pytest.raises(ExecutionError) as waited:
+        ex.wait(run_id, timeout_seconds=300)
+    assert (waited.value.job_id, waited.value.error_type, waited.value.message) == (
+        run_id, "RuntimeError", "flag is set ***")
     final = ex.get_progress(run_id)
     assert [a.status for a in final.actions] == [ActionStatus.COMPLETED, ActionStatus.COMPLETED, ActionStatus.FAILED]
     assert final.actions[2].error == final.error == "RuntimeError: flag is set ***"
@@ -173,11 +120,12 @@ async def test_stream_progress_async(ex: RayPipelineExecutor) -> None:
 def test_resume_skips_completed_actions_and_finishes(ex: RayPipelineExecutor, files) -> None:
     Path(files["flag"]).touch()
     failed = ex.submit(FULL, {"x": 1, "counter": files["counter"], "flag": files["flag"]})
-    assert ex.wait(failed, timeout_seconds=300) is RunStatus.FAILED
+    with pytest.raises(ExecutionError):
+        ex.wait(failed, timeout_seconds=300)
     Path(files["flag"]).unlink()
     resumed = ex.resume(failed, {"mult": 10})  # given params override restored ones
-    assert ex.wait(resumed, timeout_seconds=300) is RunStatus.COMPLETED
-    final = ex.get_progress(resumed)
+    final = ex.wait(resumed, timeout_seconds=300)
+    assert final.status is RunStatus.COMPLETED and final == ex.get_progress(resumed)
     assert final.resumed_from == failed
     assert [a.status for a in final.actions] == [ActionStatus.SKIPPED, ActionStatus.SKIPPED, ActionStatus.COMPLETED]
     assert runs_of(files["counter"]) == 1  # Fetch ran once, in the first run
@@ -190,7 +138,8 @@ def test_resume_skips_completed_actions_and_finishes(ex: RayPipelineExecutor, fi
 def test_resume_refused_when_the_definition_changed(ex: RayPipelineExecutor, files) -> None:
     Path(files["flag"]).touch()
     failed = ex.submit(FULL, {"x": 1, "counter": files["counter"], "flag": files["flag"]})
-    assert ex.wait(failed, timeout_seconds=300) is RunStatus.FAILED
+    with pytest.raises(ExecutionError):
+        ex.wait(failed, timeout_seconds=300)
     before = len(ex.list_runs(limit=1000))
     reordered = PipelineDefinition("full", ["pl_test_actions:Double", "pl_test_actions:Fetch", "pl_test_actions:Finish"])
     with pytest.raises(PipelineResumeError, match=r"no longer match .*submit without resume_from") as info:
@@ -228,11 +177,12 @@ def test_service_killed_mid_run_loses_no_checkpoint(connected: None, workdir: Pa
             service.start()  # same port, same database
             assert [c.action_name for c in ex.get_checkpoints(run_id)] == ["Fetch"]
             Path(files["gate"]).touch()
-            assert ex.wait(run_id, timeout_seconds=300) is RunStatus.FAILED
+            with pytest.raises(ExecutionError, match="flag is set"):
+                ex.wait(run_id, timeout_seconds=300)
             assert [c.action_name for c in ex.get_checkpoints(run_id)] == ["Fetch", "Gate", "Double"]
             Path(files["flag"]).unlink()
             resumed = ex.submit(pipeline, resume_from=run_id)
-            assert ex.wait(resumed, timeout_seconds=300) is RunStatus.COMPLETED
+            assert ex.wait(resumed, timeout_seconds=300).status is RunStatus.COMPLETED
             assert ex.get_result(resumed)["c"] == 4 and runs_of(files["counter"]) == 1
     finally:
         service.stop()
@@ -261,23 +211,12 @@ def test_run_whose_driver_died_fails_and_can_be_resumed(
     ex: RayPipelineExecutor, service, workdir: Path, files, client: RayClient
 ) -> None:
     """A kernel that dies mid-run takes the run's actor with it: the run is failed, not RUNNING forever."""
-    import selectors
-    import subprocess
-    import sys
-
     driver = subprocess.Popen(
         [sys.executable, "-c", ORPHAN_SCRIPT, service.url, str(workdir), files["gate"]],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    run_ids, deadline = [], time.monotonic() + 300
     try:
-        with selectors.DefaultSelector() as sel:  # Ray also forwards the actor's prints here
-            sel.register(driver.stdout, selectors.EVENT_READ)
-            while not run_ids and sel.select(timeout=max(0, deadline - time.monotonic())):
-                line = driver.stdout.readline()
-                if not line:
-                    break
-                run_ids = line.split()[2:] if line.startswith("run ids:") else []
+        run_ids = driver_run_ids(driver)
     finally:
         driver.kill()
         driver.wait()
@@ -286,7 +225,9 @@ def test_run_whose_driver_died_fails_and_can_be_resumed(
     wait_until(lambda: not any(actor_alive(client, r) for r in run_ids), "the runs' actors died with their driver")
     assert {ex.service.get_run(r).status for r in run_ids} == {RunStatus.RUNNING}  # what the service holds
 
-    assert ex.wait(waited, timeout_seconds=120) is RunStatus.FAILED  # not an hour of waiting
+    with pytest.raises(ExecutionError) as info:  # not an hour of waiting
+        ex.wait(waited, timeout_seconds=120)
+    assert info.value.error_type == "ActorDiedError" and "resume_from" in info.value.message
     widget = PipelineProgressWidget(ex, run_id)  # as a new kernel shows the run: it ends FAILED
     wait_until(lambda: widget.progress.get("status") == "FAILED", "the widget showed the run FAILED")
     widget.close()
@@ -307,24 +248,132 @@ def test_reports_that_never_arrive_fail_the_run_with_advice(connected: None, ser
     with RayPipelineExecutor(working_dir=str(workdir), pipeline_service_url=service.url,
                              actor_pipeline_service_url=nowhere, num_cpus=0.1) as lost:
         run_id = lost.submit(["pl_test_actions:Double"], {"a": 1})
-        assert lost.wait(run_id, timeout_seconds=300) is RunStatus.FAILED
-        error = lost.get_progress(run_id).error
-    assert error.startswith(f"the run's reports did not reach {nowhere} from Ray: set actor_pipeline_service_url")
+        with pytest.raises(ExecutionError) as info:
+            lost.wait(run_id, timeout_seconds=300)
+    assert info.value.error_type == "UnavailableError"
+    assert info.value.message.startswith(f"the run's reports did not reach {nowhere} from Ray: set actor_pipeline_")
 
 
-def test_embedded_service_started_once_when_none_answers(
-    connected: None, workdir: Path, files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd
+SECOND_KERNEL = """
+import sys
+from raynb.executors import RayPipelineExecutor
+print(RayPipelineExecutor(pipeline_service_url=sys.argv[1]).get_status(sys.argv[2]))
+"""
+
+
+def test_embedded_service_has_a_token_only_its_user_gets(
+    connected: None, workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd
 ) -> None:
+    """Nothing answers at the URL: one service is started in this process, with a random token
+    that the executor and the run's actor use and nothing shows; a request without it gets
+    401; another executor here and a second process of this user find it and its token."""
     monkeypatch.setenv("RAYNB_PIPELINE_DB", str(tmp_path / "embedded.db"))
+    monkeypatch.setenv("RAYNB_STATE_DIR", str(tmp_path / "state"))
     url = f"http://localhost:{free_port()}"
     with RayPipelineExecutor(working_dir=str(workdir), pipeline_service_url=url, num_cpus=0.1) as ex:
         run_id = ex.submit(["pl_test_actions:Double"], {"a": 3})
-        assert ex.get_result(run_id, timeout=300) == {"a": 3, "b": 6}
+        assert ex.get_result(run_id, timeout=300) == {"a": 3, "b": 6}  # the actor reported with the token
+        embedded = find_embedded(url)
+        shown = [repr(ex), repr(ex.service), repr(embedded), *map(str, ex.get_logs(run_id))]
+    assert httpx.get(f"{embedded.url}/runs").status_code == 401
+    assert httpx.get(f"{embedded.url}/runs", headers={"Authorization": "Bearer guess"}).status_code == 401
     with RayPipelineExecutor(pipeline_service_url=url) as again:
         assert again.get_status(run_id) is RunStatus.COMPLETED
+    second = subprocess.run([sys.executable, "-c", SECOND_KERNEL, url, run_id],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert second.stdout.strip() == "COMPLETED", second.stderr[-2000:]
     said = capfd.readouterr().err
     assert said.count("no pipeline service answered at") == 1 and "embedded.db" in said
     assert (tmp_path / "embedded.db").exists()
+    assert embedded.token not in "".join([said, second.stderr, *shown])
+    records = list((tmp_path / "state" / "pipeline-services").iterdir())
+    assert [r.stat().st_mode & 0o777 for r in records] == [0o600]
+
+
+def test_wait_polls_when_the_event_stream_cannot_be_used(connected: None, service, workdir: Path) -> None:
+    """A proxy before the service refuses its SSE route: wait reads the run every poll_interval
+    instead and still returns the final progress."""
+    with FaultProxy("127.0.0.1", service.port) as proxy, RayPipelineExecutor(
+        working_dir=str(workdir), pipeline_service_url=proxy.url, actor_pipeline_service_url=service.url,
+        num_cpus=0.1,
+    ) as polled:  # fmt: skip
+        proxy.refuse(b"/events", times=1000)
+        run_id = polled.submit(["pl_test_actions:Double"], {"a": 2})
+        final = polled.wait(run_id, timeout_seconds=300, poll_interval=0.2)
+    assert final.status is RunStatus.COMPLETED and final.actions[0].status is ActionStatus.COMPLETED
+    assert any(f"GET /runs/{run_id}/events" in line for line in proxy.requests)
+
+
+def test_actor_death_is_told_from_a_temporary_outage(connected: None) -> None:
+    """Ray's own exceptions: ActorUnavailableError keeps the run going, ActorDiedError (here one
+    that really happened) fails it, anything else fails it under its type."""
+    import ray
+    from ray.exceptions import ActorDiedError, ActorUnavailableError
+
+    assert death_of(ActorUnavailableError("RpcError: Unavailable rpc_code: 14", None)) is None
+    assert death_of(ActorDiedError()) == DIED
+
+    @ray.remote(num_cpus=0)
+    class Short:
+        def crash(self) -> None:
+            os._exit(1)
+
+    with pytest.raises(ActorDiedError) as died:
+        ray.get(Short.remote().crash.remote())
+    assert death_of(died.value) == DIED and DIED.startswith("ActorDiedError: ")
+    assert death_of(ValueError("x")) == "ValueError: the run's Ray actor failed"
+
+
+OUTAGE_SCRIPT = """
+import sys, time
+from raynb.executors import RayPipelineExecutor
+address, service, workdir, *gates = sys.argv[1:]
+ex = RayPipelineExecutor(ray_address=address, working_dir=workdir, pipeline_service_url=service,
+                         num_cpus=0.1, include_raynb=False, show_progress=False)
+print("run ids:", *[ex.submit(["pl_test_actions:Gate"], {"gate": gate}) for gate in gates], flush=True)
+time.sleep(600)
+"""
+# Ray's own fault injection: this driver's first two task pushes fail in flight (the actor still
+# gets and runs them), so Ray answers both calls with ActorUnavailableError.
+PUSH_FAILS_IN_FLIGHT = '{"CoreWorkerService.grpc_client.PushTask": {"num_failures": 2, "in_flight_failure_prob": 100}}'
+
+
+def test_actor_unavailable_is_not_death(ray_head, ex: RayPipelineExecutor, service, workdir: Path,
+                                        tmp_path: Path, client: RayClient) -> None:
+    """Ray calls both runs' actors temporarily unavailable while they run: the runs go on; one
+    completes and its actor is then freed; the other's actor is killed, and the run fails once
+    Ray lists that actor DEAD."""
+    import ray
+
+    if not ray_head.gcs_address:
+        pytest.skip("no GCS address (set RAYNB_TEST_GCS when reusing a head)")
+    gates = [str(tmp_path / "kept"), str(tmp_path / "doomed")]
+    driver = subprocess.Popen(
+        [sys.executable, "-c", OUTAGE_SCRIPT, ray_head.gcs_address, service.url, str(workdir), *gates],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "RAY_testing_rpc_failure": PUSH_FAILS_IN_FLIGHT},
+    )  # fmt: skip
+    try:
+        run_ids = driver_run_ids(driver)
+        assert len(run_ids) == 2, "the driver did not start its runs"
+        kept, doomed = run_ids
+
+        def told(run_id: str) -> bool:
+            noted = any(line.message == OUTAGE for line in ex.get_logs(run_id))
+            return noted or ex.service.get_run(run_id).status.is_terminal()
+
+        wait_until(lambda: all(map(told, run_ids)), "Ray called both actors unavailable")
+        assert [ex.service.get_run(r).status for r in run_ids] == [RunStatus.RUNNING] * 2
+
+        Path(gates[0]).touch()
+        assert ex.wait(kept, timeout_seconds=300).actions[0].status is ActionStatus.COMPLETED
+        wait_until(lambda: not actor_alive(client, kept), "the completed run's actor was freed")
+
+        ray.kill(ray.get_actor(actor_name(doomed), namespace=NAMESPACE))
+        wait_until(lambda: ex.service.get_run(doomed).status.is_terminal(), "the doomed run ended")
+        assert ex.service.get_run(doomed).error == DIED
+    finally:
+        driver.kill()
+        driver.wait()
 
 
 CLIENT_SCRIPT = '''

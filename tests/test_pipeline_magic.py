@@ -8,10 +8,10 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from pipeline_helpers import ServiceProcess
+from pipeline_helpers import ServiceProcess, free_port
 
+from raynb.errors import ExecutionError, NotFoundError
 from raynb.executors import PipelineDefinition, RayPipelineExecutor
-from raynb.pipeline.models import RunStatus
 
 ACTIONS = '''
 from pathlib import Path
@@ -56,7 +56,8 @@ def test_runs_show_resume_and_cancel(shell: InteractiveShell, ex: RayPipelineExe
     flag = tmp_path / "flag"
     pipeline = PipelineDefinition("checked", ["pl_magic_actions:Prepare", "pl_magic_actions:Check"])
     failed = ex.submit(pipeline, {"flag": str(flag)})
-    assert ex.wait(failed, 300) is RunStatus.FAILED
+    with pytest.raises(ExecutionError, match="no flag yet"):
+        ex.wait(failed, 300)
 
     shown, _ = run(shell, "runs")
     assert failed in shown and "FAILED" in shown
@@ -67,8 +68,7 @@ def test_runs_show_resume_and_cancel(shell: InteractiveShell, ex: RayPipelineExe
     _, said = run(shell, f"resume {failed} --out resumed")
     resumed = shell.user_ns["resumed"]
     assert said.strip() == f"Resumed {failed} as {resumed}."
-    assert ex.wait(resumed, 300) is RunStatus.COMPLETED
-    assert [a.status.value for a in ex.get_progress(resumed).actions] == ["SKIPPED", "COMPLETED"]
+    assert [a.status.value for a in ex.wait(resumed, 300).actions] == ["SKIPPED", "COMPLETED"]
 
     _, said = run(shell, f"cancel {resumed}")
     assert said.strip() == f"{resumed} had already ended."
@@ -79,10 +79,28 @@ def test_mistakes_read_as_one_line(shell: InteractiveShell, ex: RayPipelineExecu
         shell.run_line_magic("ray_pipeline", "show")
     with pytest.raises(UsageError, match="--limit"):
         shell.run_line_magic("ray_pipeline", "runs --limit 0")
-    shown, _ = run(shell, "show raynb-no-such-run")
-    assert shown.startswith("✖ [404] pipeline service") and "\n" not in shown
+    with pytest.raises(NotFoundError) as info:  # the cell fails, shown as one red line
+        shell.run_line_magic("ray_pipeline", "show raynb-no-such-run")
+    [shown] = info.value._render_traceback_()
+    assert "✖ [404] pipeline service" in shown and "\n" not in shown
     assert "Ray error" not in shown and "%ray_pipeline runs lists them" in shown
     with pytest.raises(UsageError, match=r"invalid run id '\.\./runs'"):  # never sent to the service
         shell.run_line_magic("ray_pipeline", "show ../runs")
     with pytest.raises(UsageError, match="did not submit it"):  # its definition is unknown here
         shell.run_line_magic("ray_pipeline", "resume raynb-no-such-run")
+
+
+def test_reaches_an_embedded_service_of_this_kernel(
+    shell: InteractiveShell, ex: RayPipelineExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service this kernel started for a URL (it has a random token): %ray_pipeline --service
+    URL lists and shows its runs through an executor of its own."""
+    monkeypatch.setenv("RAYNB_STATE_DIR", str(tmp_path / "state"))
+    url = f"http://127.0.0.1:{free_port()}"
+    with RayPipelineExecutor(working_dir=ex.config.working_dir, pipeline_service_url=url, num_cpus=0.1) as own:
+        run_id = own.submit(["pl_magic_actions:Prepare"], {"flag": str(tmp_path / "flag")})
+        own.wait(run_id, 300)
+        shown, _ = run(shell, f"runs --service {url}")
+        assert run_id in shown and "COMPLETED" in shown
+        card, _ = run(shell, f"show {run_id} --service {url}")
+        assert "Prepare" in card and "COMPLETED" in card

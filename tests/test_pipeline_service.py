@@ -54,7 +54,8 @@ def test_token_required(service: ServiceProcess) -> None:
     with PipelineServiceClient(service.url, "wrong-" + TOKEN) as wrong_client, pytest.raises(AuthError) as info2:
         wrong_client.list_runs()
     assert TOKEN not in str(info.value) and TOKEN not in str(info2.value)
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and "***" not in str(info.value)  # says what to do, unmangled
+    assert "needs its token; give the service's token as pipeline_service_token" in str(info.value)
 
 
 def test_bad_requests_get_4xx_and_change_nothing(service: ServiceProcess, client: PipelineServiceClient) -> None:

@@ -7,20 +7,21 @@ completed action a checkpoint holds that accumulated dict. A run resumed from a 
 cancelled one skips the actions that run completed and starts from its latest checkpoint.
 
 The service is the one answering at ``pipeline_service_url``; if none answers, one is started
-in this process (a daemon thread, database :func:`raynb.pipeline.app.default_db_path`), once.
+in this process with a random token (:mod:`raynb.pipeline.embedded`), once. The run actors are
+followed by :class:`~raynb.pipeline.watch.RunWatcher`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..actions import ActionRef, action_name, load_action
 from ..errors import (
@@ -28,6 +29,8 @@ from ..errors import (
     ExecutionTimeoutError,
     PipelineResumeError,
     RayClientError,
+    ServerError,
+    UnavailableError,
 )
 from ..pipeline.models import (
     Checkpoint,
@@ -37,56 +40,38 @@ from ..pipeline.models import (
     RunCreate,
     RunStatus,
 )  # fmt: skip
+from ..pipeline.watch import NAMESPACE, RunWatcher, actor_dead, actor_name, fail_quietly
 from ..pipeline.worker import params_for, remote_pipeline_actor
 from .base import RayExecutorBase, new_job_id, validate_params
 from .connect import connect, dashboard_url
 
-__all__ = ["PipelineDefinition", "RayPipelineExecutor"]
+__all__ = ["PipelineDefinition", "RayPipelineExecutor", "run_error"]
 
-NAMESPACE = "raynb-pipelines"  # run actors are named here, so any driver can cancel them
-WATCH_INTERVAL_S = 0.5
 ORPHAN_GRACE_S = 60.0  # a PENDING run whose actor is not there yet is not an orphan before this
-_embedded: dict[str, Any] = {}  # services started in this process, by the URL asked for
 _definitions: dict[str, PipelineDefinition] = {}  # pipeline of each run submitted from this process
-_embedded_lock = threading.Lock()
+_TYPED = re.compile(r"([A-Za-z_][\w.]*): (.+)", re.S)  # "<ErrorType>: <message>"
 
 
-def actor_name(run_id: str) -> str:
-    return f"raynb-pipeline-{run_id}"
-
-
-def _actor_dead(client: Any, run_id: str) -> bool:
-    """True if the cluster behind ``client`` lists the run's actor, and only as DEAD."""
-    actors = client.list_actors(filters={"name": actor_name(run_id), "ray_namespace": NAMESPACE}, limit=10)
-    return bool(actors) and all(actor.state == "DEAD" for actor in actors)
-
-
-def _embedded_service(url: str) -> str:
-    """The URL of the service this process started for ``url`` (started now if needed)."""
-    from ..pipeline.app import BackgroundService, default_db_path
-
-    with _embedded_lock:
-        if url not in _embedded:
-            parts = urlsplit(url)
-            host = "127.0.0.1" if parts.hostname in (None, "localhost") else parts.hostname
-            db = default_db_path()
-            try:
-                service = BackgroundService(host, parts.port or 8100, db)
-            except OSError:  # the port is taken by something else
-                service = BackgroundService(host, 0, db)
-            _embedded[url] = service
-            print(f"raynb: no pipeline service answered at {url}; started one in this process at "
-                  f"{service.url} (database {db})", file=sys.stderr)
-        return _embedded[url].url
+def run_error(run: PipelineProgress, secrets: Sequence[str] = ()) -> ExecutionError:
+    """The ExecutionError of a run that ended FAILED or CANCELLED: ``error_type`` is the failing
+    action's error type (or Ray's, e.g. ActorDiedError), ``Cancelled`` for a cancelled run."""
+    if run.status is RunStatus.CANCELLED:
+        kind, message = "Cancelled", "the run was cancelled"
+    elif match := _TYPED.fullmatch(run.error or ""):
+        kind, message = match.groups()
+    else:
+        kind, message = "PipelineFailed", run.error or "the run failed"
+    return ExecutionError(run.run_id, kind, message, secrets=secrets)
 
 
 class RayPipelineExecutor(RayExecutorBase):
     """Runs pipelines on Ray; progress, checkpoints and logs live in the pipeline service.
 
-    ``pipeline_service_url``: the service this notebook talks to (started in-process if none
-    answers); ``actor_pipeline_service_url``: the URL the Ray actors report to, when they reach
-    the service by another address (default: the same); ``pipeline_service_token``: its bearer
-    token (default ``$RAYNB_PIPELINE_TOKEN``). Other options: see :class:`BaseExecutor`;
+    ``pipeline_service_url``: the service this notebook talks to (if none answers, one is
+    started in this process, with a random token of its own); ``actor_pipeline_service_url``:
+    the URL the Ray actors report to, when they reach the service by another address (default:
+    the same); ``pipeline_service_token``: the bearer token of a service you started (default
+    ``$RAYNB_PIPELINE_TOKEN``). Other options: see :class:`BaseExecutor`;
     ``num_cpus``/``num_gpus``/``memory`` are the run actor's.
     """
 
@@ -107,23 +92,31 @@ class RayPipelineExecutor(RayExecutorBase):
         self.actor_pipeline_service_url = actor_pipeline_service_url
         self._token = pipeline_service_token or os.environ.get("RAYNB_PIPELINE_TOKEN") or None
         self._client: Any = None
-        self._service_url: str | None = None  # decided once: the standalone or the embedded service
-        self._runs: dict[str, tuple[Any, Any]] = {}  # run id -> (actor, ref) of runs going on
+        self._service_token: str | None = None  # the token of the service the client talks to
         self._lock = threading.Lock()
-        self._watcher: threading.Thread | None = None
+        self._watcher = RunWatcher(lambda: self.service)
 
     @property
     def service(self) -> Any:
-        """The :class:`~raynb.pipeline.client.PipelineServiceClient` (found or started on first use)."""
-        if self._client is None:
-            from ..pipeline.client import PipelineServiceClient
+        """The :class:`~raynb.pipeline.client.PipelineServiceClient` (found or started on first use):
+        the embedded service this or another process of yours started at the URL, else the
+        service answering there, else a new embedded one."""
+        with self._lock:
+            if self._client is None:
+                from ..pipeline.client import PipelineServiceClient
+                from ..pipeline.embedded import find_embedded, start_embedded
 
-            client = PipelineServiceClient(self._service_url or self.pipeline_service_url, self._token)
-            if self._service_url is None and not client.is_service():
-                client.close()
-                client = PipelineServiceClient(_embedded_service(self.pipeline_service_url), self._token)
-            self._client, self._service_url = client, client.url
-        return self._client
+                embedded = find_embedded(self.pipeline_service_url)
+                if embedded is None:
+                    client = PipelineServiceClient(self.pipeline_service_url, self._token)
+                    if client.is_service():
+                        self._client, self._service_token = client, self._token
+                        return client
+                    client.close()
+                    embedded = start_embedded(self.pipeline_service_url)
+                self._client = PipelineServiceClient(embedded.url, embedded.token)
+                self._service_token = embedded.token
+            return self._client
 
     # -- starting runs ---------------------------------------------------------------------
 
@@ -156,7 +149,7 @@ class RayPipelineExecutor(RayExecutorBase):
         accumulated = {**restored, **given}
         if start < len(classes):
             validate_params(classes[start], params_for(classes[start], accumulated))
-        options = self._ray_options() if start < len(classes) else {}
+        options = self._ray_options(definition.name) if start < len(classes) else {}
         run_id = new_job_id(definition.name)
         self.service.create_run(RunCreate(
             run_id=run_id, name=name or definition.name, pipeline=definition.name,
@@ -215,9 +208,11 @@ class RayPipelineExecutor(RayExecutorBase):
 
     def _start_actor(self, run_id: str, definition: PipelineDefinition, start: int,
                      params: dict[str, Any], options: dict[str, Any]) -> None:
+        service = self.service
+        reports_to = self.actor_pipeline_service_url or service.url
         call = json.dumps({
-            "run_id": run_id, "service_url": self.actor_pipeline_service_url or self.service.url,
-            "token": self._token, "actions": [a if isinstance(a, str) else action_name(a) for a in definition.actions],
+            "run_id": run_id, "service_url": reports_to, "token": self._service_token,
+            "actions": [a if isinstance(a, str) else action_name(a) for a in definition.actions],
             "start": start, "params": params, "secret_names": self.config.secret_names,
         })  # fmt: skip
         from ray import cloudpickle
@@ -228,48 +223,9 @@ class RayPipelineExecutor(RayExecutorBase):
             actor = remote_pipeline_actor().options(name=actor_name(run_id), namespace=NAMESPACE, **options).remote()
             ref = actor.run.remote(call, classes)
         except Exception as exc:
-            self.service.fail(run_id, f"could not start the run on Ray: {type(exc).__name__}: {exc}")
+            service.fail(run_id, f"{type(exc).__name__}: could not start the run on Ray")
             raise
-        with self._lock:
-            self._runs[run_id] = (actor, ref)
-            if self._watcher is None or not self._watcher.is_alive():
-                self._watcher = threading.Thread(target=self._watch, name="raynb-pipeline-watch", daemon=True)
-                self._watcher.start()
-
-    def _watch(self) -> None:
-        """Frees each run's actor when its run returns; fails the run if the actor died first."""
-        import ray
-
-        while True:
-            with self._lock:
-                runs = dict(self._runs)
-            if not runs or self._client is None:  # nothing left, or closed
-                return
-            try:
-                refs = {ref: run_id for run_id, (_, ref) in runs.items()}
-                done, _ = ray.wait(list(refs), num_returns=1, timeout=WATCH_INTERVAL_S)
-            except Exception:  # Ray shut down, or its client connection broke, under us
-                return
-            for ref in done:
-                run_id = refs[ref]
-                actor, _ = runs[run_id]
-                try:
-                    if json.loads(ray.get(ref))["unsent"]:
-                        self._fail_quietly(run_id, (
-                            f"the run's reports did not reach {self.actor_pipeline_service_url or self.service.url}"
-                            " from Ray: set actor_pipeline_service_url to an address the cluster reaches"))
-                except Exception as exc:  # killed, crashed, node lost
-                    self._fail_quietly(run_id, f"the run's Ray actor died: {type(exc).__name__}")
-                with self._lock:
-                    self._runs.pop(run_id, None)
-                ray.kill(actor)
-
-    def _fail_quietly(self, run_id: str, error: str) -> None:
-        try:
-            if not self.service.get_run(run_id).status.is_terminal():
-                self.service.fail(run_id, error)
-        except RayClientError:
-            pass  # ended meanwhile (409), or the service is away: its state says the rest
+        self._watcher.add(run_id, actor, ref, reports_to)
 
     def _show(self, run_id: str) -> None:
         """The progress widget under the cell (in a Jupyter kernel with show_progress)."""
@@ -305,7 +261,7 @@ class RayPipelineExecutor(RayExecutorBase):
         now = time.time()
         candidates = [
             run.run_id for run in runs
-            if not run.status.is_terminal() and run.run_id not in self._runs
+            if not run.status.is_terminal() and run.run_id not in self._watcher
             and (run.status is not RunStatus.PENDING or now - run.created_at.timestamp() >= ORPHAN_GRACE_S)
         ]  # fmt: skip
         if not candidates:
@@ -313,15 +269,15 @@ class RayPipelineExecutor(RayExecutorBase):
         from ..client import RayClient
 
         try:
-            connect(self.config.ray_address)
+            connect(self.config.ray_address, self.namespace)
             with RayClient(dashboard_url()) as client:
-                orphans = {run_id for run_id in candidates if _actor_dead(client, run_id)}
+                orphans = {run_id for run_id in candidates if actor_dead(client, run_id)}
         except Exception:  # Ray or its dashboard unreachable: the service's word stands
             return runs
         for run_id in orphans:
-            self._fail_quietly(run_id, (
-                "its Ray actor is gone (the process that submitted it ended): resume it with "
-                f"submit(pipeline, resume_from={run_id!r})"))
+            fail_quietly(self.service, run_id, (
+                "ActorDiedError: its Ray actor is gone (the process that submitted it ended); resume it "
+                f"with submit(pipeline, resume_from={run_id!r})"))
         return [self.service.get_run(run.run_id) if run.run_id in orphans else run for run in runs]
 
     def get_checkpoints(self, run_id: str) -> list[Checkpoint]:
@@ -340,9 +296,9 @@ class RayPipelineExecutor(RayExecutorBase):
             lines += batch
         return lines
 
-    def stream_progress(self, run_id: str, timeout: float = 3600) -> Iterator[PipelineProgress]:
-        """Snapshots of the run as they change (SSE), until it ends; ExecutionTimeoutError after
-        ``timeout`` seconds."""
+    def stream_progress(self, run_id: str, timeout: float = 3600.0) -> Iterator[PipelineProgress]:
+        """Snapshots of the run as they change (SSE), the last one its final state;
+        ExecutionTimeoutError if it has not ended after ``timeout`` seconds."""
         self.get_progress(run_id)  # a run left by a dead driver is failed, so the stream ends
         last: PipelineProgress | None = None
         for _, event in self.service.events(run_id, timeout=timeout):
@@ -350,13 +306,9 @@ class RayPipelineExecutor(RayExecutorBase):
                 last = event
                 yield event
         if last is None or not last.status.is_terminal():
-            status = self.get_status(run_id)
-            if not status.is_terminal():
-                raise ExecutionTimeoutError(run_id, timeout, status.value)
-            if last is None:
-                yield self.get_progress(run_id)
+            raise ExecutionTimeoutError(run_id, timeout, (last or self.get_progress(run_id)).status.value)
 
-    async def stream_progress_async(self, run_id: str, timeout: float = 3600) -> AsyncIterator[PipelineProgress]:
+    async def stream_progress_async(self, run_id: str, timeout: float = 3600.0) -> AsyncIterator[PipelineProgress]:
         """:meth:`stream_progress` for ``async for``."""
         await asyncio.to_thread(self.get_progress, run_id)  # as in stream_progress
         last: PipelineProgress | None = None
@@ -365,26 +317,36 @@ class RayPipelineExecutor(RayExecutorBase):
                 last = event
                 yield event
         if last is None or not last.status.is_terminal():
-            raise ExecutionTimeoutError(run_id, timeout, last.status.value if last else "UNKNOWN")
+            last = last or await asyncio.to_thread(self.get_progress, run_id)
+            raise ExecutionTimeoutError(run_id, timeout, last.status.value)
 
-    def wait(self, run_id: str, timeout_seconds: float = 3600) -> RunStatus:
-        """Wait until the run ends; its final status. ExecutionTimeoutError after the timeout."""
-        status = RunStatus.PENDING
-        for snapshot in self.stream_progress(run_id, timeout=timeout_seconds):
-            status = snapshot.status
-        return status
+    def wait(self, run_id: str, timeout_seconds: float = 3600, poll_interval: float = 5.0) -> PipelineProgress:
+        """Wait until the run ends and return its final :class:`PipelineProgress`.
+
+        Raises :class:`ExecutionError` if the run FAILED (``error_type``: the failing action's
+        error type, or Ray's, e.g. ActorDiedError) or was CANCELLED (``error_type`` "Cancelled"),
+        and :class:`ExecutionTimeoutError` (an ExecutionError too) after ``timeout_seconds``. The
+        run is followed over its SSE stream; ``poll_interval`` is the seconds between reads of
+        the run when that stream cannot be used (it cannot be opened, or stays broken 30 s).
+        """
+        deadline = time.monotonic() + timeout_seconds
+        try:
+            for final in self.stream_progress(run_id, timeout=timeout_seconds):  # the last is the final state
+                pass
+        except (UnavailableError, ServerError):  # the stream cannot be used: poll instead
+            while not (final := self.get_progress(run_id)).status.is_terminal():
+                if (left := deadline - time.monotonic()) <= 0:
+                    raise ExecutionTimeoutError(run_id, timeout_seconds, final.status.value) from None
+                time.sleep(min(poll_interval, left))
+        if final.status is not RunStatus.COMPLETED:
+            raise run_error(final, self.config.secrets)
+        return final
 
     def get_result(self, run_id: str, timeout: float = 3600) -> dict[str, Any]:
-        """The accumulated params of a completed run, waiting for it; ExecutionError if it
-        failed or was cancelled."""
-        status = self.wait(run_id, timeout)
-        if status is RunStatus.COMPLETED:
-            return self.service.result(run_id)["result"]
-        error = self.service.get_run(run_id).error or status.value.lower()
-        kind, sep, message = error.partition(": ")
-        if status is RunStatus.CANCELLED or not sep:
-            kind, message = ("Cancelled" if status is RunStatus.CANCELLED else "PipelineFailed"), error
-        raise ExecutionError(run_id, kind, message, secrets=self.config.secrets)
+        """The accumulated params of a completed run, waiting for it as :meth:`wait` does
+        (ExecutionError if it failed, was cancelled or did not end in time)."""
+        self.wait(run_id, timeout)
+        return self.service.result(run_id)["result"]
 
     def cancel(self, run_id: str) -> bool:
         """Cancel the run: the service marks it CANCELLED and its Ray actor is killed. True if it
@@ -398,10 +360,9 @@ class RayPipelineExecutor(RayExecutorBase):
             if exc.status_code != 409:
                 raise
             cancelled = False  # it had ended
-        with self._lock:
-            actor = self._runs.pop(run_id, (None, None))[0]
+        actor = self._watcher.forget(run_id)
         if actor is None:  # submitted elsewhere: find its actor by name
-            connect(self.config.ray_address)
+            connect(self.config.ray_address, self.namespace)
             try:
                 actor = ray.get_actor(actor_name(run_id), namespace=NAMESPACE)
             except ValueError:
@@ -412,7 +373,7 @@ class RayPipelineExecutor(RayExecutorBase):
 
     def close(self) -> None:
         """Cancel this executor's runs still going on, close the service client, free the hub."""
-        for run_id in list(self._runs):
+        for run_id in self._watcher.run_ids():
             self.cancel(run_id)
         if self._client is not None:
             self._client.close()

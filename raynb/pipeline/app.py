@@ -92,8 +92,8 @@ class _TokenGuard:
         if scope["type"] == "http" and scope["path"] != "/health":
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.token):
-                detail = "wrong token" if given else "this pipeline service needs a token"
-                response = JSONResponse({"detail": f"{detail}: send Authorization: Bearer <token>"}, 401)
+                detail = "wrong token in the Authorization header" if given else "this pipeline service needs its token"
+                response = JSONResponse({"detail": detail}, 401)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

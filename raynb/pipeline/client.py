@@ -36,8 +36,9 @@ def decode_event(kind: str, data: str) -> PipelineProgress | LogLine | None:
 
 _SOURCE = "pipeline service"
 _ADVICE = {
-    401: "the pipeline service needs its token: pass pipeline_service_token= or set RAYNB_PIPELINE_TOKEN",
-    403: "the pipeline service refused the token: check pipeline_service_token= or RAYNB_PIPELINE_TOKEN",
+    401: "give the service's token as pipeline_service_token or in RAYNB_PIPELINE_TOKEN (a service another "
+         "kernel started for itself gives its token to processes of the same user only)",
+    403: "check the token given as pipeline_service_token or in RAYNB_PIPELINE_TOKEN",
     404: "check the run id (%ray_pipeline runs lists them)",
 }
 
@@ -124,6 +125,10 @@ class PipelineServiceClient:
     def cancel(self, run_id: str) -> PipelineProgress:
         return PipelineProgress.model_validate(self.request("POST", _run_path(run_id, "/cancel")))
 
+    def note(self, run_id: str, message: str, level: str = "warning") -> None:
+        """Add a line to the run's own log (not an action's)."""
+        self.request("POST", _run_path(run_id, "/logs"), json={"level": level, "messages": [message]})
+
     def fail(self, run_id: str, error: str) -> PipelineProgress:
         return PipelineProgress.model_validate(self.request("POST", _run_path(run_id, "/fail"), json={"error": error}))
 
@@ -139,41 +144,55 @@ class PipelineServiceClient:
 
     async def aevents(self, run_id: str, last_event_id: int = 0, timeout: float = 3600) -> AsyncIterator[tuple[int, Any]]:
         """``(event id, PipelineProgress | LogLine)`` after ``last_event_id``, live, until the
-        run's terminal snapshot or ``timeout`` seconds. A broken stream is re-opened from the
-        last event received, so none is missed or repeated."""
+        run's terminal snapshot (always the last event) or ``timeout`` seconds.
+
+        A stream that breaks, or closes before that snapshot, is re-opened from the last event
+        received, so none is missed or repeated; UnavailableError if the stream cannot be
+        opened at all, or stays broken for :data:`RECONNECT_S`. Opened after the end with a
+        ``last_event_id`` past the final snapshot, it yields nothing.
+        """
         from httpx_sse import aconnect_sse
 
-        path = _run_path(run_id)
+        path = f"{_run_path(run_id)}/events"
         deadline = time.monotonic() + timeout
-        broken_since: float | None = None
+        opened, broken_since = False, None
         async with httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=self._timeout) as http:
             while (left := deadline - time.monotonic()) > 0:
+                received = False
                 try:
                     read = httpx.Timeout(self._timeout, read=min(STREAM_READ_S, left))
-                    async with aconnect_sse(http, "GET", f"{path}/events", timeout=read,
+                    async with aconnect_sse(http, "GET", path, timeout=read,
                                             headers={"Last-Event-ID": str(last_event_id)}) as source:
                         if not source.response.is_success:
                             await source.response.aread()  # the error detail
-                        _raise_for(source.response, f"pipeline service GET {path}/events")
-                        broken_since = None
+                        _raise_for(source.response, f"pipeline service GET {path}")
+                        opened, broken_since = True, None
                         async for sse in source.aiter_sse():
                             model = decode_event(sse.event, sse.data) if sse.id else None
                             if model is None:
                                 continue
-                            last_event_id = int(sse.id)
+                            last_event_id, received = int(sse.id), True
                             yield last_event_id, model
                             if isinstance(model, PipelineProgress) and model.status.is_terminal():
                                 return
-                        response = await http.get(path)
-                        _raise_for(response, f"pipeline service GET {path}")
-                        if PipelineProgress.model_validate(response.json()).status.is_terminal():
-                            return
+                    if not received and await self._ended(http, run_id):
+                        return  # opened after the end: its final snapshot came before last_event_id
                 except httpx.TransportError as exc:
+                    if not opened:
+                        raise UnavailableError(
+                            f"cannot open the event stream of pipeline run {run_id} at {self.url} "
+                            f"({type(exc).__name__})", source=_SOURCE,
+                        ) from None
                     broken_since = broken_since or time.monotonic()
                     if time.monotonic() - broken_since > RECONNECT_S:
                         raise UnavailableError(
                             f"the event stream of pipeline run {run_id} broke and {self.url} did not "
                             f"come back within {RECONNECT_S:g}s ({type(exc).__name__})", source=_SOURCE,
                         ) from None
+                if not received:  # re-opened at once after events, else after a pause
                     await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
+    async def _ended(self, http: httpx.AsyncClient, run_id: str) -> bool:
+        response = await http.get(_run_path(run_id))
+        _raise_for(response, f"pipeline service GET {_run_path(run_id)}")
+        return PipelineProgress.model_validate(response.json()).status.is_terminal()
