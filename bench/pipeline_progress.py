@@ -121,7 +121,7 @@ def pipeline_overhead(executor) -> tuple[float, float]:
 
     def pipeline_round() -> None:
         run_id = executor.submit([Noop] * STEPS)
-        assert executor.wait(run_id) == "COMPLETED"
+        executor.wait(run_id)  # raises if the run did not complete
 
     def actor_round() -> None:
         actor = plain.remote()
