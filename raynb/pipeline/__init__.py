@@ -2,5 +2,7 @@
 SQLite (WAL), served over HTTP with a live SSE stream per run.
 
 :mod:`.models` (shared with the widget), :mod:`.store` (SQLite), :mod:`.app` (the ASGI app),
-:mod:`.client` (its HTTP client), :mod:`.worker` (what runs a run's actions on Ray).
+:mod:`.client` (its HTTP client), :mod:`.embedded` (the service a process starts for itself,
+with a random token), :mod:`.worker` (what runs a run's actions on Ray), :mod:`.watch` (how an
+executor follows its runs' actors).
 """
