@@ -18,6 +18,8 @@ class StreamLimits:
     ``max_message_size`` bounds one line (a longer one is cut with a visible marker).
     ``StreamLimits.UNLIMITED`` lifts all but the line size: for views that keep only the last
     lines themselves (the notebook's output area, the widgets, the side panel).
+    ``queue_size`` is taken for the seed documents' sake and bounds nothing: raynb keeps no
+    queue, a stream is read only as fast as its lines are taken.
     """
 
     max_messages: int = 10_000
