@@ -189,6 +189,13 @@ def test_bad_input_is_400_and_never_reaches_the_network(call) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_a_filter_ray_refuses_is_a_400_with_rays_reason(client: RayClient) -> None:
+    with pytest.raises(BadRequestError) as err:
+        client.list_tasks(filters=["colour=red"])
+    assert "answered 400: The given filter column colour is not supported" in str(err.value)
+    assert '"result"' not in str(err.value)  # the reason, not the state API's JSON envelope
+
+
 def test_unknown_ids_are_404(client: RayClient) -> None:
     for call in (client.get_job, client.stop_job, client.delete_job, client.get_job_logs):
         with pytest.raises(NotFoundError, match="does not exist"):

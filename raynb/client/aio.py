@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -49,6 +50,15 @@ from .models import (
 
 DELETE_SETTLE_S = 2.5  # Ray's job monitor writes a job's status up to ~1 s after it ends
 SERVE_CHANGE_TIMEOUT_S = 120.0  # a deploy starts Serve (controller, proxies) before it answers
+
+
+def _detail(body: str) -> str:
+    """What an error answer says: the state API's ``msg`` from its JSON envelope, else the text."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return body
+    return str(envelope["msg"]) if isinstance(envelope, dict) and envelope.get("msg") else body
 
 
 class AsyncRayClient(ClientConfig):
@@ -129,7 +139,7 @@ class AsyncRayClient(ClientConfig):
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, what, timeout) from None
         if response.status_code not in ok:
-            raise error_for_status(response.status_code, response.text, what)
+            raise error_for_status(response.status_code, _detail(response.text), what)
         return response
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -182,7 +192,7 @@ class AsyncRayClient(ClientConfig):
             ) as response:
                 if response.status_code != 200:
                     body = (await response.aread()).decode(errors="replace")
-                    raise error_for_status(response.status_code, body, what)
+                    raise error_for_status(response.status_code, _detail(body), what)
                 yield response.aiter_raw()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, what) from None
