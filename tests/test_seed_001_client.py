@@ -25,6 +25,7 @@ import gc
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from faultproxy import FaultProxy
@@ -391,3 +392,11 @@ def test_resource_cleanup(dashboard_url: str, job_id: str, log_lines, capsys) ->
     del client
     gc.collect()
     assert loop_threads() == before  # the client's thread and connections are gone
+
+
+def test_thread_safety(client: RayClient, job_id: str, log_lines) -> None:
+    """"RayClient is designed for concurrent use": one client, calls and tails from 5 threads."""
+    calls = [lambda: client.get_job(job_id)["status"], lambda: list(client.tail_job_logs(job_id))] * 5
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(lambda call: call(), calls))
+    assert results == ["SUCCEEDED", log_lines] * 5
