@@ -12,6 +12,7 @@
     │   └── UnavailableError           503  dashboard unreachable, or the connection closed
     └── ExecutorError                  the executors
         ├── ValidationError            params rejected in the notebook (a ValueError); nothing reached Ray
+        ├── ExecutorConfigError        an executor option that cannot work (a ValueError); nothing started
         ├── ExecutionError             the action failed, or its actor/job died or was stopped
         │   └── ExecutionTimeoutError  waiting ran out (also a TimeoutError)
         └── PipelineResumeError        a pipeline run cannot be resumed (a ValueError)
@@ -32,6 +33,7 @@ __all__ = [
     "ClientError",
     "ExecutionError",
     "ExecutionTimeoutError",
+    "ExecutorConfigError",
     "ExecutorError",
     "NotFoundError",
     "PipelineResumeError",
@@ -238,6 +240,11 @@ class ExecutionTimeoutError(ExecutionError, TimeoutError):
 
     def __str__(self) -> str:
         return f"{self.job_id} {self.message}"
+
+
+class ExecutorConfigError(ExecutorError, ValueError):
+    """An executor option that cannot work (a bad value, a missing folder, a cluster other than
+    the one this process already drives); nothing was started."""
 
 
 class PipelineResumeError(ExecutorError, ValueError):

@@ -19,7 +19,7 @@ from raynb.executors import (
     ValidationError,
 )
 from raynb.executors.base import new_job_id, validate_params
-from raynb.errors import mask
+from raynb.errors import ExecutorConfigError, mask
 from raynb.executors.progress import TextView
 from raynb.executors.runner import (
     Markers,
@@ -138,7 +138,7 @@ def test_requirements_and_runtime_env(tmp_path: Path) -> None:
         working_dir=str(tmp_path / "wd"), requirements_file=str(req), wheels_dir="wheels",
         package_manager="uv", package_manager_options=["--offline"], env={"KEY": "value-1234"},
         runtime_env={"env_vars": {"A": "b"}, "py_modules": ["gcs://x.zip"]}, include_raynb=True,
-        num_cpus=0.5,
+        num_cpus=0.5, resources={"worker_node": 1},
     )  # fmt: skip
     env = config.build_runtime_env()
     assert env["uv"]["packages"] == [
@@ -146,8 +146,9 @@ def test_requirements_and_runtime_env(tmp_path: Path) -> None:
     assert env["uv"]["uv_pip_install_options"] == [
         "--no-cache", "--index-url", "https://example.org/simple", "-q", "--offline"]
     assert env["env_vars"] == {"A": "b", "KEY": "value-1234"}
-    assert env["py_modules"][0] == "gcs://x.zip" and Path(env["py_modules"][1]).name == "raynb"
-    assert config.resources() == {"num_cpus": 0.5}
+    assert env["py_modules"] == ["gcs://x.zip"]  # raynb is added when the cluster is known
+    assert config.ray_resources() == {"num_cpus": 0.5, "resources": {"worker_node": 1}}
+    assert config.demand() == {"CPU": 0.5, "worker_node": 1.0}
     assert "value-1234" not in repr(config) and "KEY" in repr(config) and "'b'" not in repr(config)
     assert set(config.secrets) == {"b", "value-1234"}
 
@@ -156,15 +157,42 @@ def test_requirements_and_runtime_env(tmp_path: Path) -> None:
     "kwargs",
     [
         {"package_manager": "conda"},
-        {"wheels_dir": "wheels"},
+        {"wheels_dir": "my_wheels"},
         {"working_dir": "/no/such/folder"},
         {"requirements_file": "/no/such/file.txt"},
         {"env": {"N": 1}},
+        {"resources": {"CPU": 1}},
+        {"resources": {"worker_node": 0}},
+        {"resources": ["worker_node"]},
+        {"num_cpus": -1},
     ],
 )
 def test_config_refuses_bad_options(kwargs: dict) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ExecutorConfigError) as err:  # a ValueError too
         ExecutorConfig(**kwargs)
+    assert isinstance(err.value, ValueError) and "\n" not in str(err.value)
+
+
+def test_documented_package_manager_options_are_merged_once(tmp_path: Path) -> None:
+    """Seed 004's own example: uv with ['--no-cache', '--system'] (uv refuses a repeated --no-cache)."""
+    req = tmp_path / "requirements.txt"
+    req.write_text("tabulate\n--index-url https://example.org/simple\n")
+    uv = ExecutorConfig(requirements_file=str(req), package_manager="uv",
+                        package_manager_options=["--no-cache", "--system"]).build_runtime_env()["uv"]
+    assert uv["uv_pip_install_options"] == ["--no-cache", "--index-url", "https://example.org/simple", "--system"]
+    pip = ExecutorConfig(requirements_file=str(req), package_manager_options=["--no-cache-dir", "--pre"])
+    assert pip.build_runtime_env()["pip"]["pip_install_options"] == [
+        "--disable-pip-version-check", "--no-cache-dir", "--index-url", "https://example.org/simple", "--pre"]
+
+
+def test_default_wheels_dir_is_used_when_it_exists(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert "pip" not in ExecutorConfig(working_dir=str(plain)).build_runtime_env()  # no wheels/ folder: fine
+    (plain / "wheels").mkdir()
+    (plain / "wheels" / "pkg-1.0-py3-none-any.whl").write_bytes(b"")
+    env = ExecutorConfig(working_dir=str(plain)).build_runtime_env()
+    assert env["pip"]["packages"] == ["${RAY_RUNTIME_ENV_CREATE_WORKING_DIR}/wheels/pkg-1.0-py3-none-any.whl"]
 
 
 def test_config_refuses_packages_given_twice(tmp_path: Path) -> None:

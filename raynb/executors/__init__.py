@@ -1,6 +1,6 @@
 """Executors: run :mod:`raynb.actions` on Ray from a notebook, with live progress.
 
-- :class:`RayActorExecutor`: one persistent actor; quick consecutive calls.
+- :class:`RayActorExecutor` (also :class:`RayTaskExecutor`): one persistent actor; quick consecutive calls.
 - :class:`RayJobExecutor`: a Ray task per run; many in flight at once.
 - :class:`RayJobsApiExecutor`: a Jobs API job per run; logs and runtime env setup in Ray's job list.
 - :class:`RayPipelineExecutor`: a :class:`PipelineDefinition`'s actions in order, with checkpoints and resume.
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from ..errors import (
         ExecutionError,
         ExecutionTimeoutError,
+        ExecutorConfigError,
         ExecutorError,
         ValidationError,
     )
-    from .actor import RayActorExecutor
+    from .actor import RayActorExecutor, RayTaskExecutor
     from .job import RayJobExecutor
     from .jobs_api import RayJobsApiExecutor
     from .pipeline import PipelineDefinition, RayPipelineExecutor
@@ -33,24 +34,28 @@ _WHERE = {
     "ExecutionError": "..errors",
     "ExecutionTimeoutError": "..errors",
     "ExecutorConfig": ".runtime_env",
+    "ExecutorConfigError": "..errors",
     "ExecutorError": "..errors",
     "PipelineDefinition": ".pipeline",
     "RayActorExecutor": ".actor",
     "RayJobExecutor": ".job",
     "RayJobsApiExecutor": ".jobs_api",
     "RayPipelineExecutor": ".pipeline",
+    "RayTaskExecutor": ".actor",
     "ValidationError": "..errors",
 }
 __all__ = [
     "ExecutionError",
     "ExecutionTimeoutError",
     "ExecutorConfig",
+    "ExecutorConfigError",
     "ExecutorError",
     "PipelineDefinition",
     "RayActorExecutor",
     "RayJobExecutor",
     "RayJobsApiExecutor",
     "RayPipelineExecutor",
+    "RayTaskExecutor",
     "ValidationError",
 ]
 

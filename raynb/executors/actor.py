@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 from ..actions import ActionRef
 from .base import RayExecutorBase, new_job_id, wait_for_ref
 from .worker import action_key, encode_call, remote_classes
 
-__all__ = ["RayActorExecutor"]
+__all__ = ["RayActorExecutor", "RayTaskExecutor"]
 
 
 class RayActorExecutor(RayExecutorBase):
@@ -20,17 +21,20 @@ class RayActorExecutor(RayExecutorBase):
     and Ray knows it, the next call starts a new actor and runs there; a call that was
     running (or in flight) when it died raises :class:`ExecutionError` (``ActorDiedError``)
     and the call after it gets a new actor. No call runs twice. Each action class is sent
-    to the actor once. Options: see :class:`BaseExecutor`.
+    to the actor once. With ``job_id``, calls are tracked as ``<job_id>-1``, ``<job_id>-2``...
+    Options: see :class:`BaseExecutor`.
     """
 
     _actor: Any = None
     _actor_has: frozenset[type] = frozenset()  # classes the current actor was sent
+    _calls = itertools.count(1)
 
-    def execute(self, action: ActionRef, params: Any = None, *, timeout: float | None = None) -> Any:
+    def execute(self, action: ActionRef, params: Any = None, *, timeout: float | None = None, **kwargs: Any) -> Any:
         """Run ``action`` with ``params`` on the actor and return its result.
 
         Raises ValidationError (before anything is sent), ExecutionError, or
-        ExecutionTimeoutError after ``timeout`` seconds (the call is cancelled).
+        ExecutionTimeoutError after ``timeout`` seconds (the call is cancelled). Other keywords
+        are ignored, as the seed documents have it (for protocol compatibility).
         """
         return self._wait(*self._submit(action, params), timeout)
 
@@ -62,9 +66,9 @@ class RayActorExecutor(RayExecutorBase):
         from ray.exceptions import RayActorError
 
         target, name, data = self._prepare(action, params)
-        job_id = new_job_id(name)
+        job_id = f"{self.job_id}-{next(self._calls)}" if self.job_id else new_job_id(name)
         for _ in range(2):
-            actor = self._ensure_actor()
+            actor = self._ensure_actor(name)
             secret_names = self.config.secret_names
             call = encode_call(action_key(target), data, self._hub_name, job_id, secret_names)
             ship = () if isinstance(target, str) or target in self._actor_has else (target,)
@@ -98,9 +102,12 @@ class RayActorExecutor(RayExecutorBase):
         if isinstance(exc, RayActorError):
             self._actor = None  # the next call starts a new actor
 
-    def _ensure_actor(self) -> Any:
+    def _ensure_actor(self, label: str) -> Any:
         if self._actor is None:
-            options = self._ray_options()
+            options = self._ray_options(label)
             self._actor = remote_classes()[1].options(**options).remote()
             self._actor_has = frozenset()
         return self._actor
+
+
+RayTaskExecutor = RayActorExecutor  # the seed documents' older name (backwards compatibility)

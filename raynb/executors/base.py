@@ -15,24 +15,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..actions import ActionRef, Progress, load_action
-from ..errors import ExecutionError, ExecutionTimeoutError, ValidationError
-from .connect import connect, upload_local_dirs
+from ..errors import ExecutionError, ExecutionTimeoutError, ExecutorConfigError, ValidationError
+from .connect import cluster_lacks_raynb, connect, driver_infeasible_reason, raynb_package, upload_local_dirs
 from .progress import ProgressView, open_view
 from .runtime_env import ExecutorConfig
 from .worker import ActionFailed, remote_classes
 
 __all__ = [
-    "BaseExecutor", "RayExecutorBase", "cancel_ref", "execution_error", "new_job_id", "poll_hub", "validate_params",
-    "wait_for_ref",
+    "BaseExecutor", "RayExecutorBase", "cancel_ref", "cause_of", "execution_error", "new_job_id", "poll_hub",
+    "validate_params", "wait_for_ref",
 ]  # fmt: skip
 
 POLL_INTERVAL_S = 0.1
 SHOW_AFTER_S = 0.25
 CANCEL_GRACE_S = 5.0
+HEAD_NODE = "node:__internal_head__"  # the resource Ray gives the head node only
+HUB_LOST = "progress lost: the progress hub died (its node is gone); the run goes on"
 _FORCED: set[str] = set()  # runs whose worker a cancel had to kill
 
 
@@ -48,6 +51,24 @@ def validate_params(cls: type, params: Any) -> dict[str, Any]:
             errors = [(".".join(map(str, e["loc"])) or "params", e["msg"]) for e in exc.errors()]
             raise ValidationError(cls.__name__, errors) from None
     return params.model_dump(mode="json")
+
+
+_PY_ERROR = re.compile(r"^(?:[\w.]+\.)?\w+(?:Error|Exception|Exit): \S")
+_TOOL_ERROR = re.compile(r"^(?:ERROR|error|×):? \S")  # pip's and uv's own error lines
+_NO_RAYNB = "No module named 'raynb'"
+
+
+def cause_of(text: str) -> str:
+    """The line of a long Ray error (a runtime env that failed to build, a job's message with its
+    log) that says why: the installer's last error line, else the last Python exception line."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if any(_NO_RAYNB in line for line in lines):
+        return ("the cluster's Python has no raynb (No module named 'raynb'): leave include_sdk at its "
+                "default, so raynb is shipped, or pip install raynb on the cluster")
+    for pattern in (_TOOL_ERROR, _PY_ERROR):
+        if found := [line for line in lines if pattern.match(line)]:
+            return found[-1]
+    return lines[0] if lines else ""
 
 
 def new_job_id(action: str) -> str:
@@ -68,7 +89,7 @@ def execution_error(exc: BaseException, job_id: str, secret_values: Sequence[str
         )
     if isinstance(exc, TaskCancelledError) or (isinstance(exc, WorkerCrashedError) and job_id in _FORCED):
         return ExecutionError(job_id, "TaskCancelledError", "the job was cancelled")
-    return ExecutionError(job_id, type(exc).__name__, str(exc), secrets=secret_values)
+    return ExecutionError(job_id, type(exc).__name__, cause_of(str(exc)), traceback=str(exc), secrets=secret_values)
 
 
 def cancel_ref(ref: Any, job_id: str) -> None:
@@ -140,21 +161,30 @@ def wait_for_ref(
             raise ExecutionTimeoutError(job_id, timeout, "RUNNING", cancelled=cancel_on_timeout)
         if show_progress and elapsed >= SHOW_AFTER_S:
             view = view or open_view(label)
-            if state := poll_hub(hub, job_id):
-                view.update(Progress.from_dict(state))
+            if hub is not None and (state := poll_hub(hub, job_id)) is not None:
+                if state is LOST:
+                    hub = None  # said once; the result still comes back with the final state
+                    view.update(replace(view.state, message=HUB_LOST))
+                else:
+                    view.update(Progress.from_dict(state))
     if view is not None:
         view.update(Progress.from_dict(final))
         view.finish("done")
     return result
 
 
-def poll_hub(hub: Any, job_id: str) -> dict[str, Any] | None:
-    """The hub's latest snapshot of a run; None if there is none or the hub is gone."""
+LOST: Any = object()  # what poll_hub returns once the hub is dead
+
+
+def poll_hub(hub: Any, job_id: str) -> Any:
+    """The hub's latest snapshot of a run; None if there is none (yet), :data:`LOST` if the hub died."""
     import ray
-    from ray.exceptions import RayError
+    from ray.exceptions import RayActorError, RayError
 
     try:
         return ray.get(hub.poll.remote(job_id), timeout=POLL_INTERVAL_S * 10)
+    except RayActorError:
+        return LOST
     except (RayError, TimeoutError):
         return None
 
@@ -162,8 +192,12 @@ def poll_hub(hub: Any, job_id: str) -> dict[str, Any] | None:
 class BaseExecutor:
     """Shared options (see :mod:`raynb.executors.runtime_env`) and helpers of the executors.
 
-    ``show_progress`` draws a progress bar while a call is waited for. Use an executor as a
-    context manager, or call :meth:`shutdown`, to free what it holds on the cluster.
+    As the seed documents name them: ``env`` (values never shown), ``job_id`` (the id of the
+    next submission that names none), ``include_sdk`` (the same as ``include_raynb``),
+    ``wheels_dir`` (default ``'wheels'``), ``namespace`` (the Ray namespace of this process's
+    connection, as ``ray.init(namespace=...)``); and ``resources`` for custom resources, e.g.
+    ``{"worker_node": 1}``. ``show_progress`` draws a progress bar while a call is waited for.
+    Use an executor as a context manager, or call :meth:`shutdown`, to free what it holds.
     """
 
     def __init__(
@@ -174,22 +208,40 @@ class BaseExecutor:
         working_dir: str | None = None,
         requirements_file: str | None = None,
         package_manager: str = "pip",
-        package_manager_options: Sequence[str] = (),
-        wheels_dir: str | None = None,
+        package_manager_options: Sequence[str] | None = None,
+        wheels_dir: str | None = "wheels",
         num_cpus: float | None = None,
         num_gpus: float | None = None,
         memory: int | None = None,
+        resources: Mapping[str, float] | None = None,
         env: Mapping[str, str] | None = None,
-        include_raynb: bool = False,
+        job_id: str | None = None,
+        namespace: str | None = None,
+        include_raynb: bool | None = None,
+        include_sdk: bool | None = None,
         show_progress: bool = True,
     ) -> None:
+        if include_sdk is not None and include_raynb is not None and include_sdk != include_raynb:
+            raise ExecutorConfigError("include_sdk and include_raynb are the same option: give one")
         self.config = ExecutorConfig(
-            ray_address=ray_address, runtime_env=runtime_env, working_dir=working_dir,
-            requirements_file=requirements_file, package_manager=package_manager,
-            package_manager_options=tuple(package_manager_options), wheels_dir=wheels_dir,
-            num_cpus=num_cpus, num_gpus=num_gpus, memory=memory, env=env, include_raynb=include_raynb,
+            ray_address=ray_address, runtime_env=runtime_env, working_dir=_path(working_dir),
+            requirements_file=_path(requirements_file), package_manager=package_manager,
+            package_manager_options=tuple(package_manager_options or ()), wheels_dir=wheels_dir,
+            num_cpus=num_cpus, num_gpus=num_gpus, memory=memory, resources=resources, env=env,
+            include_raynb=include_raynb if include_raynb is not None else include_sdk,
         )  # fmt: skip
+        self.job_id = job_id
+        self.namespace = namespace
         self.show_progress = show_progress
+
+    def _next_job_id(self, given: str | None, name: str) -> str:
+        """``given``, else the executor's ``job_id`` (once), else a new id for ``name``."""
+        if given:
+            return given
+        if self.job_id:
+            job_id, self.job_id = self.job_id, None
+            return job_id
+        return new_job_id(name)
 
     def _prepare(self, action: ActionRef, params: Any) -> tuple[ActionRef, str, dict[str, Any]]:
         """``(what to send, display name, validated params)``; raises before anything reaches Ray.
@@ -221,9 +273,16 @@ class BaseExecutor:
         return f"{type(self).__name__}({self.config.describe()})"
 
 
+def _path(value: Any) -> str | None:
+    """A folder or file option given as a str or a Path."""
+    return None if value is None else str(value)
+
+
 class RayExecutorBase(BaseExecutor):
-    """What the actor and task executors share: a Ray connection, uploaded folders and a
-    named progress hub, set up on first use."""
+    """What the actor, task and pipeline executors share: a Ray connection, uploaded folders
+    (and raynb, where the cluster lacks it) and a named progress hub on the head node, set up on
+    first use. Work that no node can ever run is refused before it is sent (see
+    :func:`~raynb.executors.connect.infeasible_reason`)."""
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
@@ -231,19 +290,27 @@ class RayExecutorBase(BaseExecutor):
         self._hub_name = f"raynb-progress-{secrets.token_hex(6)}"
         self._runtime_env: dict[str, Any] | None = None
 
-    def _ray_options(self) -> dict[str, Any]:
-        """Connect, upload local folders and start the hub (once); the Ray options of a run."""
+    def _ray_options(self, label: str) -> dict[str, Any]:
+        """Connect, upload local folders and start the hub (once); the Ray options of a run of
+        ``label`` (an action or pipeline name, for the error of work no node can run)."""
         if self._runtime_env is None:
-            connect(self.config.ray_address)
+            connect(self.config.ray_address, self.namespace)
+            if reason := driver_infeasible_reason(self.config.demand()):
+                raise ExecutionError(label, "Infeasible", f"{reason}; nothing was sent: ask for less, or add such a node")
             env = upload_local_dirs(self.config.build_runtime_env())
-            # The hub also keeps the uploaded packages referenced while the executor lives.
+            ship = self.config.include_raynb
+            if ship or (ship is None and cluster_lacks_raynb(self.config.resources)):
+                env["py_modules"] = [*(env.get("py_modules") or []), raynb_package()]
+            # The hub also keeps the uploaded packages referenced while the executor lives. It
+            # lives on the head: a worker node that goes away does not take the progress along.
             code = {k: env[k] for k in ("working_dir", "py_modules") if k in env}
             self._hub = remote_classes()[0].options(
-                name=self._hub_name, num_cpus=0, **({"runtime_env": code} if code else {})
-            ).remote()
+                name=self._hub_name, num_cpus=0, resources={HEAD_NODE: 0.001},
+                **({"runtime_env": code} if code else {}),
+            ).remote()  # fmt: skip
             self._runtime_env = env
         runtime_env = {"runtime_env": self._runtime_env} if self._runtime_env else {}
-        return {**runtime_env, **self.config.resources()}
+        return {**runtime_env, **self.config.ray_resources()}
 
     def shutdown(self) -> None:
         """Kill the progress hub; a later call starts a new one."""

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..actions import ActionRef
-from ..errors import ExecutionError, ExecutionTimeoutError
-from .base import RayExecutorBase, cancel_ref, new_job_id, poll_hub, wait_for_ref
+from ..errors import ExecutionError, ExecutionTimeoutError, ExecutorConfigError
+from .base import RayExecutorBase, cancel_ref, wait_for_ref
 from .connect import dashboard_url
 from .worker import action_key, encode_call, task_for
 
@@ -18,8 +18,7 @@ __all__ = ["RayJobExecutor"]
 
 MAX_RUNS = 10_000
 STATUS_POLL_S = 0.5
-_TASK_STATES = {"FINISHED": "SUCCEEDED", "FAILED": "FAILED", "RUNNING": "RUNNING",
-                "RUNNING_IN_RAY_GET": "RUNNING", "RUNNING_IN_RAY_WAIT": "RUNNING"}
+_TASK_STATES = {"FINISHED": "SUCCEEDED", "FAILED": "FAILED"}  # any other state: RUNNING
 
 
 @dataclass
@@ -46,7 +45,8 @@ class RayJobExecutor(RayExecutorBase):
 
     ``submit`` returns a job id at once; ``get_status``, ``wait``, ``get_result`` and
     ``cancel`` take it. Runs are named ``raynb:<job id>`` in Ray, so the status of a job
-    submitted elsewhere is read from Ray's task list. Options: see :class:`BaseExecutor`.
+    submitted elsewhere is read from Ray's task list. ``job_id`` (an option) names the next
+    submission that names none. Options: see :class:`BaseExecutor`.
     """
 
     def __init__(self, **config: Any) -> None:
@@ -57,10 +57,10 @@ class RayJobExecutor(RayExecutorBase):
     def submit(self, action: ActionRef, params: Any = None, *, job_id: str | None = None) -> str:
         """Start ``action`` with ``params``; return its job id without waiting."""
         target, name, data = self._prepare(action, params)
-        job_id = job_id or new_job_id(name)
+        job_id = self._next_job_id(job_id, name)
         if job_id in _RUNS:
-            raise ValueError(f"job id {job_id!r} is already in use: pick another or leave it out")
-        options = self._ray_options()
+            raise ExecutorConfigError(f"job id {job_id!r} is already in use: pick another or leave it out")
+        options = self._ray_options(name)
         if target not in self._tasks:
             self._tasks[target] = task_for(target)
         secret_names = self.config.secret_names
@@ -73,7 +73,8 @@ class RayJobExecutor(RayExecutorBase):
         return job_id
 
     def get_status(self, job_id: str) -> str:
-        """'PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED' (also when cancelled) or 'UNKNOWN'."""
+        """'RUNNING' (submitted, not ended: also while Ray still schedules it), 'SUCCEEDED',
+        'FAILED' (also when cancelled) or 'UNKNOWN' (a job id this cluster does not know)."""
         import ray
 
         run = _RUNS.get(job_id)
@@ -82,24 +83,26 @@ class RayJobExecutor(RayExecutorBase):
                 with contextlib.suppress(ExecutionError):
                     self._wait(job_id, 0)
                 return "FAILED" if run.error else "SUCCEEDED"
-            if poll_hub(run.hub, job_id) is not None:
-                return "RUNNING"  # it has reported progress
-        return self._task_status(job_id) or ("PENDING" if run is not None else "UNKNOWN")
+            return "RUNNING"
+        return self._task_status(job_id) or "UNKNOWN"
 
     def wait(self, job_id: str, timeout_seconds: float = 300) -> str:
-        """Wait (drawing progress) until the job ends; return its status.
-
-        Raises ExecutionTimeoutError after ``timeout_seconds``; the job keeps running.
-        """
+        """Wait (drawing progress) until the job ends; 'SUCCEEDED', or ExecutionError if it
+        failed or was cancelled, ExecutionTimeoutError (an ExecutionError) after
+        ``timeout_seconds`` (the job keeps running)."""
         if job_id in _RUNS:
-            with contextlib.suppress(ExecutionError):  # the status tells
-                self._wait(job_id, timeout_seconds)
-            return self.get_status(job_id)
+            self._wait(job_id, timeout_seconds)
+            return "SUCCEEDED"
         deadline = time.monotonic() + timeout_seconds
-        while (status := self.get_status(job_id)) in ("PENDING", "RUNNING"):
+        while (status := self.get_status(job_id)) == "RUNNING":
             if time.monotonic() > deadline:
                 raise ExecutionTimeoutError(job_id, timeout_seconds, status)
             time.sleep(STATUS_POLL_S)
+        if status == "FAILED":
+            raise ExecutionError(job_id, "JobFailed", "Ray lists its task FAILED (the process that "
+                                 "submitted it holds the error)")
+        if status == "UNKNOWN":
+            raise ExecutionError(job_id, "UnknownJob", "this cluster has no task for that job id: check it")
         return status
 
     def get_result(self, job_id: str, timeout: float | None = None) -> Any:
@@ -160,4 +163,4 @@ class RayJobExecutor(RayExecutorBase):
         if not tasks:
             return None
         latest = max(tasks, key=lambda t: t.attempt_number or 0)
-        return _TASK_STATES.get(latest.state or "", "PENDING")
+        return _TASK_STATES.get(latest.state or "", "RUNNING")

@@ -7,6 +7,7 @@ log (see :mod:`raynb.executors.runner`), read with the shared dashboard client.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import tempfile
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ..actions import ActionRef, Progress, load_action
-from ..client import AsyncRayClient, Job, JobStatus, RayClient, RayClientError
+from ..client import AsyncRayClient, BadRequestError, Job, JobStatus, RayClient, StreamLimits
 from ..errors import ExecutionError, ExecutionTimeoutError
-from .base import POLL_INTERVAL_S, SHOW_AFTER_S, BaseExecutor, new_job_id
+from .base import POLL_INTERVAL_S, SHOW_AFTER_S, BaseExecutor, cause_of
+from .connect import dashboard_infeasible_reason, raynb_package
 from .progress import ProgressView, open_view
 from .runner import CALL_FILE, PICKLE_FILE, Markers, split_marker
 
@@ -46,7 +48,9 @@ class RayJobsApiExecutor(BaseExecutor):
 
     ``dashboard_address``: argument > RAY_API_SERVER_ADDRESS > http RAY_ADDRESS > localhost:8265.
     ``ray_address`` is not used: the notebook does not become a Ray driver. Results are read
-    by the process that submitted the job (it keeps the key that signs them).
+    by the process that submitted the job (it keeps the key that signs them). raynb itself is
+    shipped with each job (content-addressed, uploaded once) unless ``include_sdk=False``, so
+    the cluster's Python needs only pydantic (and Ray for actions defined in the notebook).
     """
 
     def __init__(self, dashboard_address: str | None = None, **config: Any) -> None:
@@ -64,7 +68,9 @@ class RayJobsApiExecutor(BaseExecutor):
     def submit(self, action: ActionRef, params: Any = None, *, job_id: str | None = None) -> str:
         """Submit ``action`` with ``params`` as a job; return its id without waiting."""
         target, name, data = self._prepare(action, params)
-        job_id = job_id or new_job_id(name)
+        job_id = self._next_job_id(job_id, name)
+        if reason := dashboard_infeasible_reason(self.client, self.config.demand()):
+            raise ExecutionError(job_id, "Infeasible", f"{reason}; nothing was sent: ask for less, or add such a node")
         key = secrets.token_bytes(32)
         package = f"raynb_call_{secrets.token_hex(8)}"
         with tempfile.TemporaryDirectory(prefix="raynb-") as tmp:
@@ -79,11 +85,12 @@ class RayJobsApiExecutor(BaseExecutor):
 
                 (root / PICKLE_FILE).write_bytes(cloudpickle.dumps(target))
             runtime_env = self.config.build_runtime_env()
-            runtime_env["py_modules"] = [*(runtime_env.get("py_modules") or []), str(root)]
+            raynb = [] if self.config.include_raynb is False else [raynb_package(self.client.address)]
+            runtime_env["py_modules"] = [*(runtime_env.get("py_modules") or []), *raynb, str(root)]
             self.client.submit_job(
                 f"python -u -m raynb.executors.runner {package}", submission_id=job_id,
                 runtime_env=runtime_env, metadata={"raynb_action": name},
-                **{f"entrypoint_{k}": v for k, v in self.config.resources().items()},
+                **{f"entrypoint_{k}": v for k, v in self.config.ray_resources().items()},
             )  # fmt: skip
         _SUBMITTED[job_id] = (key, name)
         return job_id
@@ -97,32 +104,43 @@ class RayJobsApiExecutor(BaseExecutor):
         lines = self.client.get_job_logs(job_id).splitlines()
         return "\n".join(text for line in lines if (text := split_marker(line, key)[0]))
 
-    def stream_logs(self, job_id: str) -> Iterator[str]:
-        """Follow the job's log (setup lines included) until it ends, markers removed."""
-        key = _key(job_id)
-        for line in self.client.tail_job_logs(job_id):
-            if text := split_marker(line, key)[0]:
-                yield text
-
-    async def stream_logs_async(self, job_id: str) -> AsyncIterator[str]:
-        """:meth:`stream_logs` for ``async for``, on the caller's event loop."""
-        key = _key(job_id)
-        async with AsyncRayClient(self.client.address) as client:
-            async for line in client.tail_job_logs(job_id):
+    def stream_logs(self, job_id: str, *, timeout: float = 3600.0) -> Iterator[str]:
+        """Follow the job's log (setup lines included) until it ends, markers removed; each line
+        ends with its newline, so ``print(line, end='')`` prints it as it was. After ``timeout``
+        seconds: ExecutionTimeoutError (the job keeps running)."""
+        key, deadline = _key(job_id), time.monotonic() + timeout
+        lines = self.client.tail_job_logs(job_id, stream_limits=StreamLimits.UNLIMITED)  # nothing is kept
+        with contextlib.closing(lines):
+            for line in lines:
                 if text := split_marker(line, key)[0]:
-                    yield text
+                    yield text + "\n"
+                if time.monotonic() > deadline:
+                    raise ExecutionTimeoutError(job_id, timeout, str(self.get_status(job_id)))
 
-    def wait(self, job_id: str, timeout_seconds: float | None = 300) -> JobStatus:
-        """Wait (drawing progress) until the job ends; return its status.
+    async def stream_logs_async(self, job_id: str, *, timeout: float = 3600.0) -> AsyncIterator[str]:
+        """:meth:`stream_logs` for ``async for``, on the caller's event loop."""
+        key, deadline = _key(job_id), time.monotonic() + timeout
+        async with AsyncRayClient(self.client.address) as client:
+            lines = client.tail_job_logs(job_id, stream_limits=StreamLimits.UNLIMITED)
+            async with contextlib.aclosing(lines):
+                async for line in lines:
+                    if text := split_marker(line, key)[0]:
+                        yield text + "\n"
+                    if time.monotonic() > deadline:
+                        raise ExecutionTimeoutError(job_id, timeout, str((await client.get_job(job_id)).status))
 
-        The status is polled every 0.1 s for 10 s, then half as often every 10 s (down to 1 s);
-        while a bar is shown, the end of the log is read every :data:`PROGRESS_READ_S` for
-        the latest progress event. Raises ExecutionTimeoutError after ``timeout_seconds``;
-        the job keeps running.
+    def wait(self, job_id: str, timeout_seconds: float | None = 300, poll_interval: float = 1.0) -> JobStatus:
+        """Wait (drawing progress) until the job ends; return its status (a str enum:
+        ``== 'SUCCEEDED'`` works).
+
+        The status is polled every 0.1 s for 10 s, then half as often every 10 s, down to
+        ``poll_interval``; while a bar is shown, the end of the log is read every
+        :data:`PROGRESS_READ_S` for the latest progress event. Raises ExecutionTimeoutError
+        after ``timeout_seconds``; the job keeps running.
         """
-        return self._wait(job_id, timeout_seconds).status
+        return self._wait(job_id, timeout_seconds, poll_interval).status
 
-    def _wait(self, job_id: str, timeout_seconds: float | None) -> Job:
+    def _wait(self, job_id: str, timeout_seconds: float | None, poll_interval: float = MAX_STATUS_POLL_S) -> Job:
         markers = Markers(_key(job_id))
         started = time.monotonic()
         view: ProgressView | None = None
@@ -141,7 +159,7 @@ class RayJobsApiExecutor(BaseExecutor):
                         markers.feed(self.client.get_job_log_tail(job, TAIL_LINES))
                         next_read = elapsed + PROGRESS_READ_S
                     view.update(Progress.from_dict(markers.event) if markers.event else _STARTING)
-                time.sleep(min(MAX_STATUS_POLL_S, POLL_INTERVAL_S * 2 ** (elapsed // 10)))
+                time.sleep(min(poll_interval, POLL_INTERVAL_S * 2 ** (elapsed // 10)))
         except KeyboardInterrupt:
             if view is not None:
                 view.finish("cancelled", "stopped waiting; the job keeps running")
@@ -174,12 +192,17 @@ class RayJobsApiExecutor(BaseExecutor):
         raise self._error(job, markers, lines)
 
     def stop(self, job_id: str) -> bool:
-        """Ask the job to stop; True if it was running."""
-        return self.client.stop_job(job_id)
+        """Ask the job to stop; True if it was running, False if it had already ended."""
+        try:
+            return bool(self.client.stop_job(job_id))
+        except BadRequestError:
+            if self.client.get_job_status(job_id).is_terminal():
+                return False
+            raise
 
     def delete(self, job_id: str) -> bool:
-        """Delete a finished job (and forget its result key)."""
-        deleted = self.client.delete_job(job_id)
+        """Delete a finished job (and forget its result key); True if Ray deleted it."""
+        deleted = bool(self.client.delete_job(job_id))
         _SUBMITTED.pop(job_id, None)
         return deleted
 
@@ -200,7 +223,7 @@ class RayJobsApiExecutor(BaseExecutor):
         if job.status == JobStatus.STOPPED:
             return ExecutionError(job.id, "JobStopped", job.message or "the job was stopped",
                                   log_tail=tail, secrets=secret_values)
-        message = job.message or "the job ended without a result"
+        message = cause_of("\n".join([job.message or "", *tail])) or "the job ended without a result"
         return ExecutionError(job.id, job.error_type or f"Job{str(job.status).title()}", message,
                               log_tail=tail, secrets=secret_values)
 

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import hmac
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -38,7 +39,6 @@ __all__ = ["CALL_FILE", "PICKLE_FILE", "Markers", "signed_lines", "split_marker"
 CALL_FILE = "call.raynb"
 PICKLE_FILE = "action.raynb"
 CHUNK_CHARS = 3_000  # a marker line stays under PIPE_BUF, so concurrent prints cannot split it
-KINDS = ("event", "result", "error")
 _MARKER = re.compile(r"@raynb (event|result|error) (\d+) (\d+) ([A-Za-z0-9+/=]*) ([0-9a-f]{64})$")
 _RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 _CMD = re.compile(r"\bcmd\[(\d+)\]")
@@ -159,10 +159,23 @@ def _load_call(package: str) -> tuple[dict[str, Any], bytes | None]:
     return call, pickled
 
 
+def missing_module(needed: Iterable[str]) -> str | None:
+    """What to say if this Python cannot import one of ``needed`` (e.g. pydantic), else None."""
+    for module in needed:
+        if importlib.util.find_spec(module) is None:
+            version = ".".join(map(str, sys.version_info[:3]))
+            return (f"this job's Python ({sys.executable}, {version}) has no {module}: install it there, or "
+                    f"add {module!r} to the executor's requirements_file or runtime_env pip packages")
+    return None
+
+
 def main(package: str) -> int:
     """Run the call in ``package``; exit status 0 if the action succeeded."""
     call, pickled = _load_call(package)
     emit = _Emitter(bytes.fromhex(call.pop("key")))
+    if missing := missing_module(["pydantic", *(["ray"] if pickled is not None else [])]):
+        emit("error", json.dumps({"type": "MissingDependency", "message": missing, "traceback": ""}))
+        return 1
     for line in runtime_env_setup_lines():
         print(f"[runtime_env] {line}")
     reporter = Reporter(
