@@ -29,6 +29,8 @@ def dashboard(address: str | None) -> Iterator[str]:
     from raynb import cluster
 
     head = cluster.start_local_head(num_cpus=2)
+    if head.token_file:  # it has token auth: Ray's own tools read the token file, as its users set up
+        os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=head.token_file)
     try:
         yield head.dashboard_url
     finally:

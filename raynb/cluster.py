@@ -2,6 +2,11 @@
 
 Ray is driven through its CLI in a subprocess, so importing this module never imports Ray.
 Finding a head's processes reads ``/proc`` (Linux); elsewhere stopping relies on the process group.
+
+A head started here runs with Ray's token auth (Ray >= 2.52): one random token, kept in
+raynb's state folder with mode 0600 (:mod:`raynb.state`), which raynb's client, the side
+panel and the executors use for that head's addresses only. Without token auth anyone on
+the machine could submit jobs to it, that is run code as the notebook's user.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from typing import Any
 
 import httpx
 
+from . import state
 from .state import state_dir
+
+AUTH_MIN_RAY = (2, 52)
 
 # Every port `ray start --head` opens, each given a free port so heads never clash.
 _PORT_FLAGS = (
@@ -40,6 +48,9 @@ _HEAD_ENV = {
     "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
     # Ray gives its dashboard 60 s to start; a busy 2-core laptop can need more.
     "RAY_DASHBOARD_STARTUP_TIMEOUT_S": "180",
+    # Ray Client's proxy forks a server per client; with gRPC's fork support on, the child
+    # sometimes dies at once ("Check failed: next_worker->initialized_cv").
+    "GRPC_ENABLE_FORK_SUPPORT": "0",
 }
 
 
@@ -53,6 +64,7 @@ class LocalHead:
     pid: int | None  # the `ray start --block` process we started; None if reused
     temp_dir: str | None
     started_here: bool
+    token_file: str | None = None  # the token that opens it (None: Ray too old for token auth)
 
 
 # Heads started by this process, oldest first: dashboard_url -> (head, process, dir to delete).
@@ -70,7 +82,8 @@ def start_local_head(
 ) -> LocalHead:
     """Start a private Ray head on free ports; return once it accepts jobs and reports resources.
 
-    ``env`` adds environment variables for the head (e.g. ``RAY_AUTH_MODE=token``). Jobs
+    It runs with token auth and raynb's token (see the module docstring) unless ``env``
+    sets ``RAY_AUTH_MODE`` itself; ``env`` adds environment variables for the head. Jobs
     find this Python first on their PATH, so ``python`` in an entrypoint has Ray.
     """
     ray = _ray_executable()
@@ -96,14 +109,15 @@ def start_local_head(
         *([f"--num-cpus={num_cpus}"] if num_cpus is not None else []),
     ]  # fmt: skip
     log_path = Path(tmp) / "raynb-head.log"
+    auth = _auth_env() if "RAY_AUTH_MODE" not in (env or {}) else {}
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=_head_env(env), start_new_session=True,
+            env=_head_env({**auth, **(env or {})}), start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{ports['dashboard-port']}"
     agent = f"http://127.0.0.1:{ports['dashboard-agent-listen-port']}/api/healthz"
-    token = (env or {}).get("RAY_AUTH_TOKEN")
+    token = (env or {}).get("RAY_AUTH_TOKEN") or (state.token_file().read_text().strip() if auth else None)
     deadline = time.monotonic() + timeout
     try:
         # POST /api/jobs/ needs the job agent (up ~2 s after the dashboard), and the
@@ -119,9 +133,11 @@ def start_local_head(
         raise
     head = LocalHead(
         url, f"127.0.0.1:{ports['port']}", f"ray://127.0.0.1:{ports['ray-client-server-port']}",
-        pid=proc.pid, temp_dir=tmp, started_here=True,
+        pid=proc.pid, temp_dir=tmp, started_here=True, token_file=auth.get("RAY_AUTH_TOKEN_PATH"),
     )  # fmt: skip
     _owned[url] = (head, proc, None if temp_dir else tmp)
+    if auth:
+        state.register_head(proc.pid, [head.dashboard_url, head.gcs_address, head.client_address])
     _write_state(head)
     return head
 
@@ -139,6 +155,7 @@ def stop_local_head(head: LocalHead | None = None, timeout: float = 30.0) -> boo
         return False
     _, proc, delete_dir = _owned.pop(head.dashboard_url)
     _terminate(proc, head.temp_dir, timeout)
+    state.forget_head(proc.pid)
     path = _state_file()
     if _read_json(path).get("pid") == head.pid:
         path.unlink(missing_ok=True)
@@ -170,33 +187,42 @@ def start_local_worker(
     head: LocalHead | str,
     *,
     num_cpus: int = 1,
+    num_gpus: int | None = None,
     resources: dict[str, float] | None = None,
     object_store_memory: int = 100 * 1024**2,
     timeout: float = 120.0,
     env: dict[str, str] | None = None,
+    python: str | None = None,
 ) -> LocalWorker:
     """Start a worker node on 127.0.0.1 joined to ``head`` (a LocalHead or a GCS address).
 
     It gets free ports, ``num_cpus`` CPUs and the custom ``resources`` (e.g.
-    ``{"worker_node": 1}``) to place work on it. It writes its logs into the head's session
-    folder, as every node of a real cluster writes into the same path on its own machine
-    (Ray's Jobs API reads a driver's log at that path on the driver's node). Returns once
-    the raylet runs; :func:`stop_local_worker` stops it.
+    ``{"worker_node": 1}``) to place work on it; ``num_gpus`` declares GPUs (Ray only counts
+    them). ``python``: the interpreter that runs the node and its workers (default: Ray's own
+    launcher), e.g. one without raynb, to try what a cluster that lacks it does. It writes its
+    logs into the head's session folder, as every node of a real cluster writes into the same path on its own machine
+    (Ray's Jobs API reads a driver's log at that path on the driver's node). A head raynb
+    started gets the worker joined with its token. Returns once the raylet runs;
+    :func:`stop_local_worker` stops it.
     """
     gcs = head.gcs_address if isinstance(head, LocalHead) else head
+    env = {**(_auth_env() if state.is_local_head(gcs) else {}), **(env or {})}
     ports = dict(zip(_WORKER_PORT_FLAGS, _free_ports(len(_WORKER_PORT_FLAGS))))
     log_path = Path(tempfile.mkstemp(prefix="raynb-worker-", suffix=".log", dir="/tmp")[1])
+    launcher = [python, "-m", "ray.scripts.scripts"] if python else [_ray_executable()]
     cmd = [
-        _ray_executable(), "start", "--block", f"--address={gcs}", "--node-ip-address=127.0.0.1",
+        *launcher, "start", "--block", f"--address={gcs}", "--node-ip-address=127.0.0.1",
         f"--num-cpus={num_cpus}", f"--object-store-memory={object_store_memory}",
+        *([f"--num-gpus={num_gpus}"] if num_gpus is not None else []),
         "--min-worker-port=0", "--max-worker-port=0", "--disable-usage-stats",
         *(f"--{flag}={port}" for flag, port in ports.items()),
         *([f"--resources={json.dumps(resources)}"] if resources else []),
     ]  # fmt: skip
     with open(log_path, "ab") as log:
+        # Its workers start in its folder, which would be on their path: not the caller's folder.
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=_head_env(env), start_new_session=True,
+            env=_head_env(env), start_new_session=True, cwd=log_path.parent,
         )  # fmt: skip
     deadline = time.monotonic() + timeout
     try:
@@ -237,14 +263,15 @@ def ensure_local_head(**kwargs) -> LocalHead:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:  # kernels starting together share one head
         fcntl.flock(lock, fcntl.LOCK_EX)
-        state = _read_json(path)
-        pid, tmp, url = state.get("pid"), state.get("temp_dir"), state.get("dashboard_url")
+        saved = _read_json(path)
+        pid, tmp, url = saved.get("pid"), saved.get("temp_dir"), saved.get("dashboard_url")
         if (
             isinstance(tmp, str) and tmp
             and pid in _processes_naming([tmp], _proc_table())
             and _dashboard_ready(url, None)
         ):
-            return LocalHead(url, state["gcs_address"], state["client_address"], None, tmp, False)
+            return LocalHead(url, saved["gcs_address"], saved["client_address"], None, tmp, False,
+                             saved.get("token_file"))
         return start_local_head(**kwargs)
 
 
@@ -259,6 +286,29 @@ def _stop_all() -> None:
 def _head_env(extra: dict[str, str] | None) -> dict[str, str]:
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {**os.environ, "PATH": path, **_HEAD_ENV, **(extra or {})}
+
+
+def _auth_env() -> dict[str, str]:
+    """Ray's token auth with raynb's token, or {} if this Ray cannot do it."""
+    if not _ray_has_token_auth():
+        return {}
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(state.ensure_token_file())}
+
+
+@functools.cache
+def _ray_has_token_auth() -> bool:
+    """True for Ray >= 2.52; else says once that local heads are open to the machine's users."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ray_version = tuple(int(part) for part in version("ray").split(".")[:2])
+    except (ValueError, PackageNotFoundError):
+        ray_version = (0, 0)
+    if ray_version >= AUTH_MIN_RAY:
+        return True
+    print(f"raynb: Ray {'.'.join(map(str, ray_version))} has no token auth (Ray >= 2.52 has): the local "
+          "Ray head is open to every user of this machine", file=sys.stderr)
+    return False
 
 
 def _ray_executable() -> str:

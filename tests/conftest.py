@@ -59,16 +59,30 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory):
         cluster.stop_local_head(head)
 
 
-def join_worker(head: TestHead, resource: str, num_cpus: int = 1) -> TestWorker:
+def private_state_dir(monkeypatch: pytest.MonkeyPatch, path: Path) -> Path:
+    """Point RAYNB_STATE_DIR at a fresh ``path`` that still knows the local heads this user
+    started and their token (linked in), as the same user's other state folder would."""
+    from raynb import state
+
+    links = [state.token_file(), state.state_dir() / "local_heads.json"]
+    path.mkdir(parents=True, exist_ok=True)
+    for link in links:
+        if link.exists():
+            (path / link.name).symlink_to(link)
+    monkeypatch.setenv("RAYNB_STATE_DIR", str(path))
+    return path
+
+
+def join_worker(head: TestHead, resource: str, num_cpus: int = 1, **options) -> TestWorker:
     """Start a worker node on this machine joined to ``head``; return once Ray lists it ALIVE
-    with ``resource`` in the cluster's totals."""
+    with ``resource`` in the cluster's totals. ``options`` go to ``cluster.start_local_worker``."""
     from raynb import cluster
 
     if not head.gcs_address:
         pytest.fail("a worker node needs the head's GCS address: set RAYNB_TEST_GCS")
     with RayClient(head.dashboard_url) as client:
         before = {n.node_id for n in client.list_nodes(limit=1000)}
-        worker = cluster.start_local_worker(head.gcs_address, num_cpus=num_cpus, resources={resource: 1})
+        worker = cluster.start_local_worker(head.gcs_address, num_cpus=num_cpus, resources={resource: 1}, **options)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             alive = [n for n in client.list_nodes(limit=1000) if n.alive]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import subprocess
 import sys
 import time
 
+from raynb import state
 from raynb.client import BadRequestError, JobStatus, RayClient
 
 
@@ -31,12 +33,24 @@ def wait_terminal(client: RayClient, job_id: str, timeout: float = 120.0) -> Job
     return wait_for_status(client, job_id, {s for s in JobStatus if s.is_terminal()}, timeout)
 
 
+SPAWN_FAILURES = ("Starting Ray client server failed", "psutil.ZombieProcess")
+
+
+def user_driver_env(address: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a script that calls ``ray.init(address)`` itself: on a local head raynb
+    started, it names the head's token file, as its user would (raynb's own paths need nothing)."""
+    env = dict(os.environ if env is None else env)
+    if state.is_local_head(address):
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(state.token_file()))
+    return env
+
+
 def run_driver(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    """Run a driver process (``python args...``), once more if Ray's client proxy failed to
+    """Run a driver process (``python args...``), up to twice more if Ray's client proxy failed to
     spawn its per-client server (a known, intermittent failure of Ray Client itself)."""
-    for _ in range(2):
+    for _ in range(3):
         done = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False, **kwargs)
-        if "Starting Ray client server failed" not in done.stderr:
+        if done.returncode == 0 or not any(failure in done.stderr for failure in SPAWN_FAILURES):
             break
     return done
 

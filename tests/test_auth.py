@@ -58,3 +58,27 @@ def test_token_from_argument_env_and_file(token_head: str, monkeypatch, tmp_path
     monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(token_file))
     with RayClient(token_head) as c:
         assert c.list_nodes().total >= 1
+
+
+def test_the_local_head_token_goes_to_its_addresses_only(ray_head, monkeypatch) -> None:
+    """The session's head was started by raynb: it has token auth, raynb's client finds the token
+    for its addresses (any spelling of loopback) and sends it nowhere else."""
+    import httpx
+
+    from raynb import state
+    from raynb.client import resolve_token
+    from raynb.server.connection import Connection
+
+    if not state.is_local_head(ray_head.dashboard_url):
+        pytest.skip("a reused head (RAYNB_TEST_DASHBOARD) was not started by raynb")
+    token = state.token_file().read_text().strip()
+    assert state.token_file().stat().st_mode & 0o777 == 0o600
+    assert httpx.get(f"{ray_head.dashboard_url}/api/jobs/", trust_env=False).status_code == 401
+    port = ray_head.dashboard_url.rsplit(":", 1)[1]
+    for address in (ray_head.dashboard_url, f"http://localhost:{port}", ray_head.gcs_address, ray_head.client_address):
+        assert resolve_token(None, address) == token
+    assert resolve_token(None, "http://10.1.2.3:8265") is None and resolve_token(None, "http://127.0.0.1:1") is None
+    assert Connection(ray_head.dashboard_url, "%ray_connect").token is None  # the client resolves it
+    assert Connection("http://10.1.2.3:8265", "%ray_connect").token == ""
+    with RayClient(ray_head.dashboard_url) as c:
+        assert c.list_jobs().total >= 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ray_helpers import run_driver
+from ray_helpers import run_driver, user_driver_env
 
 from raynb import cluster
 
@@ -26,8 +26,9 @@ DEV_DASHBOARD = "http://127.0.0.1:8265"  # a developer's head may run here; we m
 
 
 def answers(url: str) -> bool:
+    """True if a dashboard answers at ``url`` (a head with token auth answers 401 without it)."""
     try:
-        return httpx.get(url, timeout=2, trust_env=False).status_code == 200
+        return httpx.get(url, timeout=2, trust_env=False).status_code in (200, 401)
     except httpx.HTTPError:
         return False
 
@@ -84,12 +85,12 @@ def test_import_does_not_import_ray():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def run_python(code: str, *args: str, logs: str | None = None) -> str:
+def run_python(code: str, *args: str, logs: str | None = None, env: dict[str, str] | None = None) -> str:
     """Run ``code`` in a fresh interpreter (like a second kernel); return its stdout.
 
     On failure the message carries the ends of Ray's client server logs under ``logs``.
     """
-    done = run_driver(["-c", code, *args], timeout=180)
+    done = run_driver(["-c", code, *args], timeout=180, env=env)
     if done.returncode:
         found = sorted(Path(logs).glob("session_*/logs/ray_client_server*")) if logs else []
         tails = "".join(f"\n--- {p.name}:\n{p.read_text(errors='replace')[-1500:]}" for p in found)
@@ -101,17 +102,24 @@ def test_start_submit_reuse_stop(state_dir: Path):
     dev_up = answers(f"{DEV_DASHBOARD}/api/version")
     head = cluster.start_local_head(num_cpus=1)
     try:
-        # Submitting right after start works: start_local_head waited for the job agent.
+        # It runs with Ray's token auth: nobody without raynb's token (mode 0600) submits a job.
+        token_file = Path(head.token_file)
+        assert token_file.parent == state_dir and token_file.stat().st_mode & 0o777 == 0o600
         entrypoint = f"{shlex.quote(sys.executable)} -c 'print(6 * 7)'"
+        refused = httpx.post(f"{head.dashboard_url}/api/jobs/", json={"entrypoint": entrypoint}, trust_env=False)
+        assert refused.status_code == 401
+        auth = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+        # Submitting right after start works: start_local_head waited for the job agent.
         resp = httpx.post(
-            f"{head.dashboard_url}/api/jobs/", json={"entrypoint": entrypoint}, timeout=30, trust_env=False
-        )
+            f"{head.dashboard_url}/api/jobs/", json={"entrypoint": entrypoint}, timeout=30, trust_env=False,
+            headers=auth,
+        )  # fmt: skip
         assert resp.status_code == 200, resp.text
         job = f"{head.dashboard_url}/api/jobs/{resp.json()['submission_id']}"
 
         assert head.started_here and head.pid in using(head.temp_dir)
         assert head.dashboard_url != DEV_DASHBOARD
-        assert httpx.get(f"{head.dashboard_url}/api/version", trust_env=False).json()["ray_version"]
+        assert httpx.get(f"{head.dashboard_url}/api/version", trust_env=False, headers=auth).json()["ray_version"]
         state = json.loads((state_dir / "local_head.json").read_text())
         assert state["pid"] == head.pid and state["dashboard_url"] == head.dashboard_url
 
@@ -127,17 +135,18 @@ def test_start_submit_reuse_stop(state_dir: Path):
         assert ray_heads() == heads_before
         assert answers(f"{head.dashboard_url}/api/version")
 
-        # Drivers connect through both advertised addresses, each a fresh process.
+        # Drivers connect through both advertised addresses, each a fresh process naming the token file.
         driver = "import sys, ray; ray.init(address=sys.argv[1]); print(ray.get(ray.remote(lambda: 6 * 7).remote()))"
         for address in (head.client_address, head.gcs_address):
-            assert run_python(driver, address, logs=head.temp_dir).split()[-1] == "42"
+            out = run_python(driver, address, logs=head.temp_dir, env=user_driver_env(address))
+            assert out.split()[-1] == "42"
 
         deadline = time.monotonic() + 120
-        while (status := httpx.get(job, trust_env=False).json()["status"]) in ("PENDING", "RUNNING"):
+        while (status := httpx.get(job, trust_env=False, headers=auth).json()["status"]) in ("PENDING", "RUNNING"):
             assert time.monotonic() < deadline, f"job still {status}"
             time.sleep(0.5)
         assert status == "SUCCEEDED"
-        assert "42" in httpx.get(f"{job}/logs", trust_env=False).json()["logs"]
+        assert "42" in httpx.get(f"{job}/logs", trust_env=False, headers=auth).json()["logs"]
         tree = process_tree(head.pid)  # includes workers, which rename themselves ray::...
     finally:
         t0 = time.monotonic()

@@ -13,6 +13,8 @@ from faultproxy import FaultProxy
 from pipeline_helpers import ServiceProcess, driver_run_ids, free_port, wait_until, write_actions
 from ray_helpers import run_driver
 
+from conftest import private_state_dir
+
 from raynb.client import RayClient
 from raynb.errors import ExecutionError, PipelineResumeError, ValidationError
 from raynb.executors import PipelineDefinition, RayPipelineExecutor
@@ -268,7 +270,7 @@ def test_embedded_service_has_a_token_only_its_user_gets(
     that the executor and the run's actor use and nothing shows; a request without it gets
     401; another executor here and a second process of this user find it and its token."""
     monkeypatch.setenv("RAYNB_PIPELINE_DB", str(tmp_path / "embedded.db"))
-    monkeypatch.setenv("RAYNB_STATE_DIR", str(tmp_path / "state"))
+    private_state_dir(monkeypatch, tmp_path / "state")
     url = f"http://localhost:{free_port()}"
     with RayPipelineExecutor(working_dir=str(workdir), pipeline_service_url=url, num_cpus=0.1) as ex:
         run_id = ex.submit(["pl_test_actions:Double"], {"a": 3})

@@ -10,6 +10,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from pipeline_helpers import ServiceProcess, free_port
 
+from conftest import private_state_dir
+
 from raynb.errors import ExecutionError, NotFoundError
 from raynb.executors import PipelineDefinition, RayPipelineExecutor
 
@@ -95,7 +97,7 @@ def test_reaches_an_embedded_service_of_this_kernel(
 ) -> None:
     """A service this kernel started for a URL (it has a random token): %ray_pipeline --service
     URL lists and shows its runs through an executor of its own."""
-    monkeypatch.setenv("RAYNB_STATE_DIR", str(tmp_path / "state"))
+    private_state_dir(monkeypatch, tmp_path / "state")
     url = f"http://127.0.0.1:{free_port()}"
     with RayPipelineExecutor(working_dir=ex.config.working_dir, pipeline_service_url=url, num_cpus=0.1) as own:
         run_id = own.submit(["pl_magic_actions:Prepare"], {"flag": str(tmp_path / "flag")})

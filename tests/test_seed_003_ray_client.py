@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ray_helpers import run_driver
+from ray_helpers import run_driver, user_driver_env
 
 from raynb.client import RayClient
 
@@ -139,28 +139,19 @@ def placed(example: str, address: str) -> str:
     return re.sub(r"ray://[^\"/]+:10001", address, example)
 
 
-# Ray's client proxy forks a server per client; with gRPC's fork support on (its default) the
-# child sometimes dies at once ("Check failed: next_worker->initialized_cv"), which the driver
-# sees as one of these. A head whose environment has GRPC_ENABLE_FORK_SUPPORT=0 never did here.
-SPAWN_FAILURES = ("Starting Ray client server failed", "psutil.ZombieProcess")
-
-
-def drive(folder: Path, code: str) -> str:
-    """Run ``code`` as a driver script in ``folder`` (again if Ray failed to spawn its
-    per-client server, as the multi-client example's three clients make likelier); its stdout."""
+def drive(folder: Path, code: str, address: str) -> str:
+    """Run ``code`` as a driver script in ``folder``, with the environment its user has for the
+    head at ``address`` (its token file, on a head raynb started); its stdout."""
     script = folder / "driver.py"
     script.write_text(code)
-    for _ in range(3):
-        done = run_driver([script.name], cwd=folder, timeout=600)
-        if done.returncode == 0 or not any(f in done.stderr for f in SPAWN_FAILURES):
-            break
+    done = run_driver([script.name], cwd=folder, timeout=600, env=user_driver_env(address))
     assert done.returncode == 0, f"the driver failed:\n{done.stderr[-4000:]}"
     return done.stdout
 
 
 @pytest.mark.parametrize("example", [INTRO, PORT_FORWARDED, STEP_3], ids=["intro", "localhost", "step-3"])
 def test_connect_and_run_a_task(example: str, address: str, tmp_path: Path) -> None:
-    assert "do_work(2) = 4" in drive(tmp_path, placed(example, address) + DO_WORK_CHECK)
+    assert "do_work(2) = 4" in drive(tmp_path, placed(example, address) + DO_WORK_CHECK, address)
 
 
 def test_client_arguments_namespace_working_dir_and_pip(address: str, tmp_path: Path) -> None:
@@ -186,7 +177,7 @@ def test_client_arguments_namespace_working_dir_and_pip(address: str, tmp_path: 
     )
     with pytest.raises(ImportError):
         import toolz  # noqa: F401
-    seen = json.loads(drive(tmp_path, placed(CLIENT_ARGUMENTS, address) + check).splitlines()[-1])
+    seen = json.loads(drive(tmp_path, placed(CLIENT_ARGUMENTS, address) + check, address).splitlines()[-1])
     assert seen["driver_namespace"] == seen["namespace"] == "my_namespace"
     assert seen["data"] == (project / "data.txt").read_text()
     assert re.search(r"runtime_resources/.*_ray_pkg_[0-9a-f]+$", seen["cwd"])  # the "Uploads" section
@@ -194,7 +185,7 @@ def test_client_arguments_namespace_working_dir_and_pip(address: str, tmp_path: 
 
 
 def test_connect_to_multiple_clusters(address: str, tmp_path: Path) -> None:
-    out = drive(tmp_path, placed(MULTIPLE_CLUSTERS, address))
+    out = drive(tmp_path, placed(MULTIPLE_CLUSTERS, address), address)
     assert out.splitlines().count("Failed to get object which doesn't belong to this cluster") == 2
 
 
@@ -222,7 +213,7 @@ def test_raynb_beside_a_ray_client_driver(address: str, dashboard_url: str, tmp_
                           "actors": [[a["name"], a["state"], a["ray_namespace"]] for a in actors]}}))
         """
     )
-    seen = json.loads(drive(tmp_path, code).splitlines()[-1])
+    seen = json.loads(drive(tmp_path, code, address).splitlines()[-1])
     assert seen["type"] == "DRIVER" and seen["status"] == "RUNNING"
     assert seen["actors"] == [["raynb_beside_counter", "ALIVE", "raynb_beside"]]
     with RayClient(dashboard_url) as dashboard:  # and from here, once the driver is gone

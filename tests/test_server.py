@@ -19,6 +19,8 @@ from pytest_jupyter.jupyter_server import *  # jp_fetch and the fixtures it need
 from ray_helpers import py_entrypoint, stop_if_running, wait_for_status, wait_terminal
 from tornado.httpclient import HTTPClientError
 
+from conftest import private_state_dir
+
 from raynb.client import JobStatus
 from raynb.server.connection import dashboard_link
 from raynb.server.state import last_connect, remember_connect
@@ -32,7 +34,7 @@ def jp_server_config():
 @pytest.fixture
 def api(jp_fetch, jp_asyncio_loop, dashboard_url, monkeypatch, tmp_path):
     """call(*path, method=, params=, address=) -> (status, parsed body); NDJSON becomes a list."""
-    monkeypatch.setenv("RAYNB_STATE_DIR", str(tmp_path / "state"))
+    private_state_dir(monkeypatch, tmp_path / "state")
     for name in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):
         monkeypatch.delenv(name, raising=False)
 

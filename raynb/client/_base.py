@@ -160,7 +160,7 @@ class ClientConfig:
         self.address = resolve_address(base_url if base_url is not None else address)
         self.verify = verify
         self._headers = dict(headers or {})
-        token = resolve_token(token)
+        token = resolve_token(token, self.address)
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self.timeout = timeout

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import BadRequestError, register_secret
+from ..state import head_token
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 
@@ -32,10 +33,11 @@ def resolve_address(address: str | None = None) -> str:
     return chosen.rstrip("/")
 
 
-def resolve_token(token: str | None = None) -> str | None:
-    """Ray auth token: argument > RAY_AUTH_TOKEN > RAY_AUTH_TOKEN_PATH > ~/.ray/auth_token."""
+def resolve_token(token: str | None = None, address: str | None = None) -> str | None:
+    """Ray auth token: argument > the token of a local head raynb started at ``address`` >
+    RAY_AUTH_TOKEN > RAY_AUTH_TOKEN_PATH > ~/.ray/auth_token. ``token=""`` means none."""
     if token is None:
-        token = os.environ.get("RAY_AUTH_TOKEN") or None
+        token = head_token(address) or os.environ.get("RAY_AUTH_TOKEN") or None
     if token is None:
         for path in (os.environ.get("RAY_AUTH_TOKEN_PATH"), Path.home() / ".ray" / "auth_token"):
             if path and Path(path).is_file():

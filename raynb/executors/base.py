@@ -89,7 +89,7 @@ def execution_error(exc: BaseException, job_id: str, secret_values: Sequence[str
         )
     if isinstance(exc, TaskCancelledError) or (isinstance(exc, WorkerCrashedError) and job_id in _FORCED):
         return ExecutionError(job_id, "TaskCancelledError", "the job was cancelled")
-    return ExecutionError(job_id, type(exc).__name__, cause_of(str(exc)), traceback=str(exc), secrets=secret_values)
+    return ExecutionError(job_id, type(exc).__name__, cause_of(str(exc)), secrets=secret_values)
 
 
 def cancel_ref(ref: Any, job_id: str) -> None:

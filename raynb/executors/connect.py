@@ -100,9 +100,7 @@ def connect(ray_address: str = "auto", namespace: str | None = None) -> None:
         return
     address = resolve_ray_address(ray_address)
     if state.is_local_head(address) or state.is_local_head(_state["dashboard"]):
-        # Ray reads these when it connects; they name raynb's token file, not the token.
-        os.environ["RAY_AUTH_MODE"] = "token"
-        os.environ["RAY_AUTH_TOKEN_PATH"] = str(state.token_file())
+        _use_head_token()
     try:
         context = ray.init(address=address, namespace=namespace, logging_level=logging.WARNING)
     except ConnectionError as exc:
@@ -112,6 +110,17 @@ def connect(ray_address: str = "auto", namespace: str | None = None) -> None:
         ) from None
     if _state["dashboard"] is None and getattr(context, "dashboard_url", None):
         _state["dashboard"] = _with_scheme(context.dashboard_url)
+
+
+def _use_head_token() -> None:
+    """Join raynb's local head with its token: Ray reads the mode and the token file's path
+    (not the token) from the environment, and caches both, so its caches are refreshed."""
+    from ray._raylet import AuthenticationTokenLoader, Config  # pinned: Ray >= 2.52 token auth
+
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(state.token_file())
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _check_same_cluster(ray_address: str, namespace: str | None) -> None:

@@ -5,7 +5,8 @@ this Jupyter server started > the environment (``RAY_API_SERVER_ADDRESS``, ``RAY
 > http://127.0.0.1:8265. The token always comes from the server's environment or token
 file (``raynb.client.resolve_token``); it never travels to or from the browser, and it
 goes only to the dashboard the server's environment names (or the default one): an address
-typed into the setting or a kernel's ``%ray_connect`` elsewhere never receives it.
+typed into the setting or a kernel's ``%ray_connect`` elsewhere never receives it. A local
+head raynb started gets its own token (:func:`raynb.state.head_token`), whoever names it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..client import DEFAULT_ADDRESS, resolve_address
+from ..state import is_local_head
 from .state import last_connect
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
@@ -27,9 +29,10 @@ class Connection:
 
     @property
     def token(self) -> str | None:
-        """The client's ``token=``: None (the server's own token) for the server's dashboard,
-        "" (no token) for any other address."""
-        return None if urlsplit(self.address).netloc == urlsplit(_server_address()).netloc else ""
+        """The client's ``token=``: None (the server's own token, or a local head's) for the
+        server's dashboard or a local head raynb started, "" (no token) for any other address."""
+        ours = urlsplit(self.address).netloc == urlsplit(_server_address()).netloc
+        return None if ours or is_local_head(self.address) else ""
 
 
 def _from_environment() -> bool:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import ClusterStatus, Job, Node, NodeStats, ServeApplication
+from ..render import job_message
 from ..rows import node_rows
 
 
 def job(j: Job) -> dict[str, Any]:
     return {
         "id": j.id, "submission_id": j.submission_id, "job_id": j.job_id, "type": j.type,
-        "status": str(j.status), "entrypoint": j.entrypoint or "", "message": j.message or "",
+        "status": str(j.status), "entrypoint": j.entrypoint or "", "message": job_message(j.message),
         "start_time": j.start_time, "end_time": j.end_time,
     }  # fmt: skip
 
