@@ -173,6 +173,7 @@ class LocalWorker:
     pid: int  # the `ray start --block` process
     log_path: str  # what `ray start` printed
     resources: dict[str, float]
+    work_dir: str = ""  # where its processes start (an empty folder of its own)
 
 
 _workers: dict[int, tuple[LocalWorker, subprocess.Popen]] = {}
@@ -208,7 +209,8 @@ def start_local_worker(
     gcs = head.gcs_address if isinstance(head, LocalHead) else head
     env = {**(_auth_env() if state.is_local_head(gcs) else {}), **(env or {})}
     ports = dict(zip(_WORKER_PORT_FLAGS, _free_ports(len(_WORKER_PORT_FLAGS))))
-    log_path = Path(tempfile.mkstemp(prefix="raynb-worker-", suffix=".log", dir="/tmp")[1])
+    work_dir = tempfile.mkdtemp(prefix="raynb-w-", dir="/tmp")
+    log_path = Path(work_dir) / "raynb-worker.log"
     launcher = [python, "-m", "ray.scripts.scripts"] if python else [_ray_executable()]
     cmd = [
         *launcher, "start", "--block", f"--address={gcs}", "--node-ip-address=127.0.0.1",
@@ -222,7 +224,7 @@ def start_local_worker(
         # Its workers start in its folder, which would be on their path: not the caller's folder.
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=_head_env(env), start_new_session=True, cwd=log_path.parent,
+            env=_head_env(env), start_new_session=True, cwd=work_dir,
         )  # fmt: skip
     deadline = time.monotonic() + timeout
     try:
@@ -234,8 +236,9 @@ def start_local_worker(
             time.sleep(0.25)
     except BaseException:
         _terminate(proc, None, timeout=5)  # its processes are its descendants
+        shutil.rmtree(work_dir, ignore_errors=True)
         raise
-    worker = LocalWorker(gcs, proc.pid, str(log_path), dict(resources or {}))
+    worker = LocalWorker(gcs, proc.pid, str(log_path), dict(resources or {}), work_dir)
     _workers[proc.pid] = (worker, proc)
     return worker
 
@@ -246,7 +249,7 @@ def stop_local_worker(worker: LocalWorker, timeout: float = 30.0) -> bool:
     if owned is None:
         return False
     _terminate(owned[1], None, timeout)
-    Path(worker.log_path).unlink(missing_ok=True)
+    shutil.rmtree(worker.work_dir, ignore_errors=True)
     return True
 
 

@@ -174,25 +174,32 @@ def test_config_refuses_bad_options(kwargs: dict) -> None:
 
 
 def test_documented_package_manager_options_are_merged_once(tmp_path: Path) -> None:
-    """Seed 004's own example: uv with ['--no-cache', '--system'] (uv refuses a repeated --no-cache)."""
+    """Seed 004's own example: uv with ['--no-cache', '--system'] (uv refuses a repeated --no-cache;
+    --system would install into the node's Python, not the environment Ray builds)."""
     req = tmp_path / "requirements.txt"
     req.write_text("tabulate\n--index-url https://example.org/simple\n")
-    uv = ExecutorConfig(requirements_file=str(req), package_manager="uv",
-                        package_manager_options=["--no-cache", "--system"]).build_runtime_env()["uv"]
-    assert uv["uv_pip_install_options"] == ["--no-cache", "--index-url", "https://example.org/simple", "--system"]
+    config = ExecutorConfig(requirements_file=str(req), package_manager="uv",
+                            package_manager_options=["--no-cache", "--system"])
+    with pytest.warns(UserWarning, match="--system is left out"):  # it installs into the node's own Python
+        uv = config.build_runtime_env()["uv"]
+    assert uv["uv_pip_install_options"] == ["--no-cache", "--index-url", "https://example.org/simple"]
     pip = ExecutorConfig(requirements_file=str(req), package_manager_options=["--no-cache-dir", "--pre"])
     assert pip.build_runtime_env()["pip"]["pip_install_options"] == [
         "--disable-pip-version-check", "--no-cache-dir", "--index-url", "https://example.org/simple", "--pre"]
 
 
-def test_default_wheels_dir_is_used_when_it_exists(tmp_path: Path) -> None:
+def test_a_plugin_folders_wheels_and_requirements_are_used(tmp_path: Path) -> None:
+    """Seed 004's layout: plugin/requirements.txt and plugin/wheels/*.whl, used by default."""
     plain = tmp_path / "plain"
     plain.mkdir()
-    assert "pip" not in ExecutorConfig(working_dir=str(plain)).build_runtime_env()  # no wheels/ folder: fine
+    assert "pip" not in ExecutorConfig(working_dir=str(plain)).build_runtime_env()  # neither: fine
     (plain / "wheels").mkdir()
     (plain / "wheels" / "pkg-1.0-py3-none-any.whl").write_bytes(b"")
     env = ExecutorConfig(working_dir=str(plain)).build_runtime_env()
     assert env["pip"]["packages"] == ["${RAY_RUNTIME_ENV_CREATE_WORKING_DIR}/wheels/pkg-1.0-py3-none-any.whl"]
+    (plain / "requirements.txt").write_text("tabulate\n")
+    env = ExecutorConfig(working_dir=str(plain), wheels_dir=None).build_runtime_env()
+    assert env["pip"]["packages"] == ["tabulate"]
 
 
 def test_config_refuses_packages_given_twice(tmp_path: Path) -> None:

@@ -144,8 +144,12 @@ def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return view
 
 
+def half_way_state(s: Progress) -> bool:
+    return s.current == 1 and s.total == 2 and s.metrics == {"loss": 0.25}
+
+
 def half_way(view: Recorder) -> bool:
-    return any(s.current == 1 and s.total == 2 and s.metrics == {"loss": 0.25} for s in view.seen)
+    return any(map(half_way_state, view.seen))
 
 
 # -- RayActorExecutor ------------------------------------------------------------------
@@ -163,6 +167,28 @@ def test_actor_progress_reaches_the_notebook_live(actor_ex: RayActorExecutor, re
     assert half_way(recorder)  # seen while the action waited for the gate
     assert recorder.seen[-1].message == "through the gate"
     assert recorder.outcome == ("done", "")
+
+
+def test_a_lost_progress_hub_is_said_and_the_run_goes_on(actor_ex: RayActorExecutor, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+
+    class HubKiller(Recorder):
+        """At half way the hub dies (as with its node); once that is said, the gate opens."""
+
+        def update(self, state: Progress) -> None:
+            self.seen.append(state)
+            if state.message == base_module.HUB_LOST:
+                self.gate.touch()
+            elif half_way(self) and len([s for s in self.seen if half_way_state(s)]) == 1:
+                ray.kill(actor_ex._hub)
+
+    view = HubKiller(tmp_path / "gate")
+    monkeypatch.setattr(base_module, "open_view", lambda label: view)
+    assert actor_ex.execute("raynb_test_actions:Gated", {"gate": str(view.gate)}) == "opened"
+    assert any(s.message == base_module.HUB_LOST for s in view.seen)
+    assert view.outcome == ("done", "")
+    actor_ex.shutdown()  # the next call starts a new hub
 
 
 def test_actor_recreated_after_death(actor_ex: RayActorExecutor) -> None:

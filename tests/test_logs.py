@@ -17,6 +17,7 @@ from raynb.client import (
     StreamLimitError,
     StreamLimits,
     UnavailableError,
+    resolve_token,
 )
 
 N_LINES = 300
@@ -115,7 +116,7 @@ def _proxied_tail(dashboard_url: str, proxy: FaultProxy, protocol: str, arm) -> 
     with RayClient(dashboard_url) as direct:
         job_id = numbered_job(direct)
     got = []
-    with RayClient(proxy.url) as c:
+    with RayClient(proxy.url, token=resolve_token(None, dashboard_url)) as c:  # the head's token, if any
         for line in c.tail_job_logs(job_id, protocol=protocol):
             got.append(line)
             if line == "line-00150":
@@ -152,6 +153,6 @@ def test_websocket_only_resumes_after_cut(dashboard_url: str) -> None:
         proxy.cut(b"/logs/tail", after_bytes=700, times=1)
         with RayClient(dashboard_url) as direct:
             job_id = numbered_job(direct)
-        with RayClient(proxy.url) as c:
+        with RayClient(proxy.url, token=resolve_token(None, dashboard_url)) as c:
             assert numbered(list(c.tail_job_logs(job_id, protocol="websocket"))) == EXPECTED
         assert proxy.cuts == 1

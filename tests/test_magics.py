@@ -112,7 +112,10 @@ def test_stopped_cell_job_fails_the_cell(shell: InteractiveShell, dashboard_url:
         "import json, os, time, urllib.request\n"
         "me = json.loads(os.environ['RAY_JOB_CONFIG_JSON_ENV_VAR'])['metadata']['job_submission_id']\n"
         "print('stopping', flush=True)\n"
-        "urllib.request.urlopen(urllib.request.Request(f\"{os.environ['DASH']}/api/jobs/{me}/stop\", method='POST'))\n"
+        "token = os.environ.get('RAY_AUTH_TOKEN_PATH')  # a head raynb started has token auth\n"
+        "auth = {'Authorization': 'Bearer ' + open(token).read().strip()} if token else {}\n"
+        "urllib.request.urlopen(urllib.request.Request(f\"{os.environ['DASH']}/api/jobs/{me}/stop\", method='POST',"
+        " headers=auth))\n"
         "time.sleep(300)\n"
     )
     outputs, shown, result = run_cell(shell, f"%%ray_job --env DASH={dashboard_url} --out jid\n{stop_myself}")

@@ -31,6 +31,7 @@ from faultproxy import FaultProxy
 from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
 
 # The document's imports, as raynb spells them (AgentClient is raynb's RayClient).
+from raynb import state
 from raynb.client import AsyncRayClient as AsyncAgentClient
 from raynb.client import ClientError, JobStatus, RayClient, StreamLimits
 
@@ -48,12 +49,18 @@ for i in range(20):
 print('ERR' + 'OR: the line the custom-timeout example stops at')
 print('done')
 """
-TOKEN = "seed-000-agent-token"  # the head runs without auth and ignores it; no message may show it
+TOKEN = "seed-000-agent-token"  # for servers that are not the head; no message may show it
+
+
+def agent_token(dashboard_url: str) -> str:
+    """The documents' agent token: the test head's own (raynb's local heads have token auth), or
+    TOKEN for a reused head without auth (which ignores it)."""
+    return state.head_token(dashboard_url) or TOKEN
 
 
 @pytest.fixture(scope="module")
 def client(dashboard_url: str) -> Iterator[RayClient]:
-    with RayClient(dashboard_url, token=TOKEN) as c:
+    with RayClient(dashboard_url, token=agent_token(dashboard_url)) as c:
         yield c
 
 
@@ -155,10 +162,10 @@ def caught(call) -> ClientError:
     return err.value
 
 
-def assert_clean(err: ClientError, code: int) -> None:
+def assert_clean(err: ClientError, code: int, token: str = TOKEN) -> None:
     """The documented code, a one-line message, and no token anywhere in it."""
     assert err.status_code == err.status == code, str(err)
-    assert "\n" not in str(err) and TOKEN not in str(err) and TOKEN not in repr(err.args)
+    assert "\n" not in str(err) and token not in str(err) and token not in repr(err.args)
 
 
 # -- Log Streaming ------------------------------------------------------------------
@@ -215,11 +222,11 @@ def test_websocket_and_stream_tail_job_logs(client: RayClient, job_id: str, log_
 
 
 async def test_async_streaming(dashboard_url: str, job_id: str, log_lines) -> None:
-    base_url, agent_token = dashboard_url, TOKEN
+    base_url, agent_token_ = dashboard_url, agent_token(dashboard_url)
     printed = []
     print = printed.append  # noqa: A001 - collect what the example prints
 
-    async with AsyncAgentClient(base_url, agent_token) as client:
+    async with AsyncAgentClient(base_url, agent_token_) as client:
         # Auto protocol
         async for line in client.tail_job_logs(job_id):
             print(line)
@@ -381,33 +388,35 @@ def test_error_handling_example(client: RayClient, dashboard_url: str, job_id: s
         assert handle(down, job_id) == ["Connection failed"]
 
 
-def test_error_code_400_invalid_job_id_timeout_or_protocol(client: RayClient, job_id: str) -> None:
+def test_error_code_400_invalid_job_id_timeout_or_protocol(client: RayClient, job_id: str, dashboard_url: str) -> None:
+    token = agent_token(dashboard_url)  # the client's own
     for call in (
         lambda: client.tail_job_logs("../etc/passwd"),
         lambda: client.tail_job_logs(job_id, timeout=0),
         lambda: client.tail_job_logs(job_id, timeout="30"),
         lambda: client.tail_job_logs(job_id, protocol="ftp"),
-        lambda: client.get_job(f"{TOKEN}/x"),  # an echoed id never shows a token either
+        lambda: client.get_job(f"{token}/x"),  # an echoed id never shows a token either
     ):
-        assert_clean(caught(call), 400)
+        assert_clean(caught(call), 400, token)
 
 
-def test_error_code_404_resource_not_found(client: RayClient) -> None:
+def test_error_code_404_resource_not_found(client: RayClient, dashboard_url: str) -> None:
+    token = agent_token(dashboard_url)  # the client's own
     for call in (
         lambda: client.tail_job_logs("raysubmit_doesnotexist"),
-        lambda: client.get_job(TOKEN),
+        lambda: client.get_job(token),
         lambda: client.get_node("f" * 56),
         lambda: client.get_task("0" * 48),
         lambda: client.get_serve_application("no-such-app"),
     ):
-        assert_clean(caught(call), 404)
+        assert_clean(caught(call), 404, token)
 
 
 def test_error_code_408_connection_timeout(dashboard_url: str) -> None:
     with silent_port() as port, RayClient(f"http://127.0.0.1:{port}", timeout=1, token=TOKEN) as c:
         assert_clean(caught(c.list_jobs), 408)
     # No dashboard answers within a microsecond: the real head's answer comes too late.
-    with RayClient(dashboard_url, timeout={"connect": 5, "read": 1e-6}, token=TOKEN) as c:
+    with RayClient(dashboard_url, timeout={"connect": 5, "read": 1e-6}, token=agent_token(dashboard_url)) as c:
         assert_clean(caught(c.get_cluster_status), 408)
 
 
@@ -432,7 +441,7 @@ def test_error_code_503_connection_failed_or_closed(dashboard_url: str, job_id: 
     with RayClient("http://127.0.0.1:9", timeout=2, token=TOKEN) as c:
         assert_clean(caught(c.list_jobs), 503)
     host, port = dashboard_url.split("//")[1].split(":")
-    with FaultProxy(host, int(port)) as proxy, RayClient(proxy.url, token=TOKEN) as c:
+    with FaultProxy(host, int(port)) as proxy, RayClient(proxy.url, token=agent_token(dashboard_url)) as c:
         proxy.refuse(b"/api/jobs/")  # the head's connection is closed under the request
         assert_clean(caught(c.list_jobs), 503)
 
@@ -475,7 +484,7 @@ def robust_streaming(client, job_id, max_retries=3):
 def test_error_recovery(client: RayClient, dashboard_url: str, job_id: str, log_lines) -> None:
     assert list(robust_streaming(client, job_id)) == log_lines
     host, port = dashboard_url.split("//")[1].split(":")
-    with FaultProxy(host, int(port)) as proxy, RayClient(proxy.url) as flaky:
+    with FaultProxy(host, int(port)) as proxy, RayClient(proxy.url, token=agent_token(dashboard_url)) as flaky:
         proxy.refuse(f"/api/jobs/{job_id} ".encode())  # the first attempt fails with a 503
         assert list(robust_streaming(flaky, job_id)) == log_lines
         assert proxy.requests.count(f"GET /api/jobs/{job_id} HTTP/1.1") >= 2

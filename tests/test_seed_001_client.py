@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from faultproxy import FaultProxy
 from ray_helpers import py_entrypoint, wait_for_status, wait_terminal
-from test_seed_000_client import TOKEN, assert_clean, caught, deploy_hello, failing_dashboard, silent_port
+from test_seed_000_client import TOKEN, agent_token, assert_clean, caught, deploy_hello, failing_dashboard, silent_port
 
 # The document's imports, as raynb spells them.
 from raynb.client import BaseClient, ClientError, JobStatus, RayClientMixin, StreamLimits
@@ -54,7 +54,7 @@ class RayClient(RayClientMixin, BaseClient):
 
 @pytest.fixture(scope="module")
 def client(dashboard_url: str) -> Iterator[RayClient]:
-    client = RayClient(base_url=dashboard_url, token=TOKEN)
+    client = RayClient(base_url=dashboard_url, token=agent_token(dashboard_url))
     yield client
     client.close()
 
@@ -301,7 +301,7 @@ def test_common_error_codes(client: RayClient, dashboard_url: str, job_id: str) 
             assert_clean(caught(call), code)
     with silent_port() as port, RayClient(f"http://127.0.0.1:{port}", timeout=1, token=TOKEN) as c:
         assert_clean(caught(c.list_nodes), 408)  # connection timeout
-    with RayClient(dashboard_url, timeout={"connect": 5, "read": 1e-6}, token=TOKEN) as c:
+    with RayClient(dashboard_url, timeout={"connect": 5, "read": 1e-6}, token=agent_token(dashboard_url)) as c:
         assert_clean(caught(c.list_jobs), 408)  # read timeout: no dashboard answers in a microsecond
     with failing_dashboard() as url, RayClient(url, token=TOKEN) as c:
         assert_clean(caught(c.list_jobs), 500)
@@ -357,7 +357,7 @@ def robust_log_streaming(client, job_id, max_retries=3):
 def test_error_recovery(client: RayClient, dashboard_url: str, job_id: str, log_lines) -> None:
     assert list(robust_log_streaming(client, job_id)) == log_lines
     host, port = dashboard_url.split("//")[1].split(":")
-    with FaultProxy(host, int(port)) as proxy, RayClient(proxy.url) as flaky:
+    with FaultProxy(host, int(port)) as proxy, RayClient(proxy.url, token=agent_token(dashboard_url)) as flaky:
         proxy.refuse(f"/api/jobs/{job_id} ".encode(), times=2)  # two attempts fail with a 503
         assert list(robust_log_streaming(flaky, job_id)) == log_lines
     with RayClient("http://127.0.0.1:9", timeout=2) as down, pytest.raises(ClientError) as err:
@@ -366,8 +366,8 @@ def test_error_recovery(client: RayClient, dashboard_url: str, job_id: str, log_
 
 
 def test_resource_cleanup(dashboard_url: str, job_id: str, log_lines, capsys) -> None:
-    def loop_threads() -> int:
-        return sum(t.name == "raynb-client-loop" for t in threading.enumerate())
+    def loop_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "raynb-client-loop"}
 
     before = loop_threads()
 
@@ -388,10 +388,11 @@ def test_resource_cleanup(dashboard_url: str, job_id: str, log_lines, capsys) ->
             print(log_line.strip())
 
     assert capsys.readouterr().out.splitlines() == [x.strip() for x in log_lines]
-    assert loop_threads() == before + 1
+    ours = loop_threads() - before
+    assert len(ours) == 1
     del client
     gc.collect()
-    assert loop_threads() == before  # the client's thread and connections are gone
+    assert not any(t.is_alive() for t in ours)  # the client's thread and connections are gone
 
 
 def test_thread_safety(client: RayClient, job_id: str, log_lines) -> None:

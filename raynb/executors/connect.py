@@ -27,7 +27,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +99,10 @@ def connect(ray_address: str = "auto", namespace: str | None = None) -> None:
         _check_same_cluster(ray_address, namespace)
         return
     address = resolve_ray_address(ray_address)
-    if state.is_local_head(address) or state.is_local_head(_state["dashboard"]):
-        _use_head_token()
+    ours = state.is_local_head(address) or state.is_local_head(_state["dashboard"])
     try:
-        context = ray.init(address=address, namespace=namespace, logging_level=logging.WARNING)
+        with _head_token_env() if ours else contextlib.nullcontext():
+            context = ray.init(address=address, namespace=namespace, logging_level=logging.WARNING)
     except ConnectionError as exc:
         raise UnavailableError(
             f"no Ray cluster at {address!r} ({exc}): start one with `ray start --head`, use "
@@ -112,15 +112,28 @@ def connect(ray_address: str = "auto", namespace: str | None = None) -> None:
         _state["dashboard"] = _with_scheme(context.dashboard_url)
 
 
-def _use_head_token() -> None:
-    """Join raynb's local head with its token: Ray reads the mode and the token file's path
-    (not the token) from the environment, and caches both, so its caches are refreshed."""
+_AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")
+
+
+@contextlib.contextmanager
+def _head_token_env() -> Iterator[None]:
+    """Join raynb's local head with its token. Ray reads the mode and the token file's path (not
+    the token) from the environment when it connects, and keeps both; the environment is put
+    back after, so no other client of this process sends that token anywhere else."""
     from ray._raylet import AuthenticationTokenLoader, Config  # pinned: Ray >= 2.52 token auth
 
-    os.environ["RAY_AUTH_MODE"] = "token"
-    os.environ["RAY_AUTH_TOKEN_PATH"] = str(state.token_file())
+    saved = {name: os.environ.get(name) for name in _AUTH_VARS}
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(state.token_file()))
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _check_same_cluster(ray_address: str, namespace: str | None) -> None:

@@ -5,6 +5,7 @@ Options and what they become in the runtime_env:
 - ``runtime_env``: the base, merged with everything below (a clash raises ExecutorConfigError).
 - ``working_dir``: ``working_dir`` (a local folder is uploaded).
 - ``requirements_file``: ``pip``/``uv`` packages; lines starting with ``-`` become installer options.
+  None: a local ``working_dir``'s own ``requirements.txt``, if it has one (as seed 004 has it).
 - ``package_manager``: 'pip' or 'uv'; ``package_manager_options`` are added to the installer's
   defaults (Ray's: pip ``--disable-pip-version-check --no-cache-dir``, uv ``--no-cache``), each
   option once. (Seed 004 says pip's defaults include ``--upgrade``; raynb keeps Ray's, because
@@ -21,6 +22,7 @@ Options and what they become in the runtime_env:
 from __future__ import annotations
 
 import shlex
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -150,10 +152,18 @@ class ExecutorConfig:
             parts.append(f"include_raynb={self.include_raynb}")
         return ", ".join(parts)
 
+    def requirements(self) -> Path | None:
+        """The requirements file used: the option, else the local working_dir's requirements.txt."""
+        if self.requirements_file is not None:
+            return Path(self.requirements_file)
+        if self.working_dir is not None and "://" not in self.working_dir:
+            found = Path(self.working_dir) / "requirements.txt"
+            return found if found.is_file() else None
+        return None
+
     def _installer(self) -> dict[str, Any] | None:
-        packages, options = (
-            read_requirements(self.requirements_file) if self.requirements_file else ([], [])
-        )
+        requirements = self.requirements()
+        packages, options = read_requirements(requirements) if requirements else ([], [])
         packages += self._wheels()
         if not packages:
             return None
@@ -185,11 +195,21 @@ class ExecutorConfig:
         return [f"{_WORKING_DIR_VAR}/{relative}/{wheel.name}" for wheel in wheels]
 
 
+# Ray installs into a virtualenv of its own per environment; these would install elsewhere (into
+# the node's own Python), where the workers never look. Seed 004's uv example has --system.
+_OUTSIDE_RAYS_ENV = {"--system", "--user", "--break-system-packages"}
+
+
 def merge_options(defaults: Sequence[str], extra: Sequence[str]) -> list[str]:
     """Installer options: the defaults, then ``extra``, each flag once (uv refuses a repeated
-    ``--no-cache``); an option with a value (``--index-url URL``) may repeat."""
+    ``--no-cache``); an option with a value (``--index-url URL``) may repeat. Options that would
+    install outside Ray's environment are left out, with a warning."""
     merged = list(defaults)
     for option in extra:
+        if option in _OUTSIDE_RAYS_ENV:
+            warnings.warn(f"package_manager_options: {option} is left out: it would install outside the "
+                          "environment Ray builds for the workers", stacklevel=4)
+            continue
         if option.startswith("-") and "=" not in option and option in merged and _is_flag(option, extra):
             continue
         merged.append(option)
