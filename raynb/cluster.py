@@ -12,13 +12,11 @@ the machine could submit jobs to it, that is run code as the notebook's user.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import fcntl
 import functools
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,11 +24,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from . import state
+from . import procs, state
 from .state import state_dir
 
 AUTH_MIN_RAY = (2, 52)
@@ -129,7 +126,7 @@ def start_local_head(
                 raise RuntimeError(f"local Ray head not ready in {timeout:g}s; see {log_path}")
             time.sleep(0.25)
     except BaseException:  # including KeyboardInterrupt: never leave a head nobody owns
-        _terminate(proc, tmp, timeout=5)
+        procs.terminate(proc, tmp, timeout=5)
         raise
     head = LocalHead(
         url, f"127.0.0.1:{ports['port']}", f"ray://127.0.0.1:{ports['ray-client-server-port']}",
@@ -154,7 +151,7 @@ def stop_local_head(head: LocalHead | None = None, timeout: float = 30.0) -> boo
     if owned is None or owned[0] != head:
         return False
     _, proc, delete_dir = _owned.pop(head.dashboard_url)
-    _terminate(proc, head.temp_dir, timeout)
+    procs.terminate(proc, head.temp_dir, timeout)
     state.forget_head(proc.pid)
     path = _state_file()
     if _read_json(path).get("pid") == head.pid:
@@ -235,7 +232,7 @@ def start_local_worker(
                 raise RuntimeError(f"local Ray worker not up in {timeout:g}s; see {log_path}")
             time.sleep(0.25)
     except BaseException:
-        _terminate(proc, None, timeout=5)  # its processes are its descendants
+        procs.terminate(proc, None, timeout=5)  # its processes are its descendants
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
     worker = LocalWorker(gcs, proc.pid, str(log_path), dict(resources or {}), work_dir)
@@ -248,7 +245,7 @@ def stop_local_worker(worker: LocalWorker, timeout: float = 30.0) -> bool:
     owned = _workers.pop(worker.pid, None)
     if owned is None:
         return False
-    _terminate(owned[1], None, timeout)
+    procs.terminate(owned[1], None, timeout)
     shutil.rmtree(worker.work_dir, ignore_errors=True)
     return True
 
@@ -270,7 +267,7 @@ def ensure_local_head(**kwargs) -> LocalHead:
         pid, tmp, url = saved.get("pid"), saved.get("temp_dir"), saved.get("dashboard_url")
         if (
             isinstance(tmp, str) and tmp
-            and pid in _processes_naming([tmp], _proc_table())
+            and pid in procs.processes_naming([tmp], procs.proc_table())
             and _dashboard_ready(url, None)
         ):
             return LocalHead(url, saved["gcs_address"], saved["client_address"], None, tmp, False,
@@ -371,75 +368,3 @@ def _write_state(head: LocalHead) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     partial.write_text(json.dumps({k: v for k, v in asdict(head).items() if k != "started_here"}))
     os.replace(partial, path)
-
-
-def _proc_table() -> dict[int, tuple[int, str, list[str]]]:
-    """pid -> (parent pid, start time, argv) of every live, non-zombie process."""
-    table = {}
-    with contextlib.suppress(OSError):
-        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()  # state, ppid, ...
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    argv = f.read().decode(errors="replace").split("\0")
-            except OSError:
-                continue
-            if fields[0] not in ("Z", "X"):
-                table[pid] = (int(fields[1]), fields[19], argv)  # fields[19]: start time
-    return table
-
-
-def _processes_naming(paths: list[str], table: dict[int, tuple[int, str, list[str]]]) -> set[int]:
-    """Pids whose command line names one of ``paths`` or a path inside it."""
-    def names(arg: str) -> bool:
-        return any(arg == p or arg.endswith("=" + p) or p + "/" in arg for p in paths)
-
-    return {pid for pid, (_, _, argv) in table.items() if any(map(names, argv))}
-
-
-def _terminate(proc: subprocess.Popen, temp_dir: str | None, timeout: float) -> None:
-    """SIGTERM `ray start --block`; SIGKILL whatever of its processes outlives ``timeout``.
-
-    Its processes are its descendants and, with a head's ``temp_dir``, the users of the
-    session folder Ray named after ``proc``'s pid."""
-    victims: dict[int, str] = {}
-    track = functools.partial(_track, victims, proc, temp_dir)
-    track()  # before the signal, while the process tree is intact
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)  # Ray's handler stops gcs, raylet, dashboard, workers
-    if _wait_gone(proc, victims, track, timeout):
-        return
-    with contextlib.suppress(OSError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    for pid in victims:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    _wait_gone(proc, victims, track, 5)
-
-
-def _track(victims: dict[int, str], proc: subprocess.Popen, temp_dir: str | None) -> None:
-    """Update ``victims`` (pid -> start time): drop exited ones, add ``proc``, its descendants
-    (workers and job drivers leave its process group) and users of its session dir."""
-    table = _proc_table()
-    for pid in [p for p, start in victims.items() if table.get(p, (0, None))[1] != start]:
-        del victims[pid]
-    if proc.poll() is None and proc.pid in table:  # an unreaped child: its pid cannot be reused
-        victims[proc.pid] = table[proc.pid][1]
-    # Ray names the session dir after the `ray start` pid; the temp dir may be shared.
-    sessions = [str(p) for p in Path(temp_dir).glob(f"session_*_{proc.pid}")] if temp_dir else []
-    victims.update((p, table[p][1]) for p in _processes_naming(sessions, table))
-    while new := {p: t for p, (ppid, t, _) in table.items() if ppid in victims and p not in victims}:
-        victims.update(new)
-
-
-def _wait_gone(proc: subprocess.Popen, victims: dict[int, str], track: Any, timeout: float) -> bool:
-    """Wait until ``proc`` and ``victims`` (kept up to date by ``track()``) have exited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        track()
-        if proc.poll() is not None and not victims:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)

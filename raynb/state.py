@@ -71,7 +71,7 @@ def _write_heads(heads: dict[str, list[str]]) -> None:
 
 def register_head(pid: int, addresses: Iterable[str]) -> None:
     """Remember that the head of ``pid`` (its ``ray start``) answers at ``addresses``."""
-    heads = {p: a for p, a in _read_heads().items() if _alive(int(p))}
+    heads = {p: a for p, a in _read_heads().items() if alive(int(p))}
     heads[str(pid)] = sorted({_endpoint(a) for a in addresses})
     _write_heads(heads)
 
@@ -87,7 +87,7 @@ def is_local_head(address: str | None) -> bool:
     if not address:
         return False
     endpoint = _endpoint(address)
-    return any(endpoint in addresses for pid, addresses in _read_heads().items() if _alive(int(pid)))
+    return any(endpoint in addresses for pid, addresses in _read_heads().items() if alive(int(pid)))
 
 
 def head_token(address: str | None) -> str | None:
@@ -100,7 +100,8 @@ def head_token(address: str | None) -> str | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True if process ``pid`` runs (someone else's counts too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

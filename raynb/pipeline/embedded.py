@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import register_secret
-from ..state import state_dir
+from ..state import alive, state_dir
 
 __all__ = ["Embedded", "find_embedded", "start_embedded"]
 
@@ -59,7 +59,7 @@ def find_embedded(url: str) -> Embedded | None:
         pid, found = int(data["pid"]), Embedded(data["url"], data["token"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid):
+    if not alive(pid):
         return None
     register_secret(found.token)
     return found
@@ -103,13 +103,3 @@ def _unpublish(path: Path) -> None:
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # gone, or not ours any more
         if json.loads(path.read_text())["pid"] == os.getpid():
             path.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
