@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
+import time
 
+import httpx
 import pytest
 from faultproxy import FaultProxy
 from ray_helpers import py_entrypoint, wait_terminal
@@ -108,51 +111,125 @@ def test_bad_protocol_unknown_job_and_dead_dashboard(client: RayClient) -> None:
 
 
 # -- faults Ray cannot show on demand: a TCP proxy cuts connections mid-stream ---------
+# The tail reads the driver log by byte ranges from the node's dashboard agent; the tests
+# route those reads through a proxy with ``node_agents``, and the dashboard's own paths
+# (the state API file read, the WebSocket) through another.
+
+PAD = 400  # bytes per line; lines come in bursts of 10 (4 KB), more than a cut lets through
 
 
-def _proxied_tail(dashboard_url: str, proxy: FaultProxy, protocol: str, arm) -> list[str]:
-    """Tail a numbered job through the proxy; ``arm(proxy)`` sets the faults once the
-    stream is well under way (line 150 of 300 delivered)."""
-    with RayClient(dashboard_url) as direct:
-        job_id = numbered_job(direct)
-    got = []
-    with RayClient(proxy.url, token=resolve_token(None, dashboard_url)) as c:  # the head's token, if any
-        for line in c.tail_job_logs(job_id, protocol=protocol):
-            got.append(line)
-            if line == "line-00150":
-                arm(proxy)
-    return numbered(got)
+def padded_job(client: RayClient, n: int = N_LINES, delay: float = 0.1) -> str:
+    code = (f"import sys, time\nfor b in range(0, {n}, 10):\n"
+            f"    sys.stdout.write(''.join(f'line-{{i:05d}} ' + 'x' * {PAD} + '\\n' for i in range(b, b + 10)))\n"
+            f"    sys.stdout.flush()\n    time.sleep({delay})\n")
+    return client.submit_job(py_entrypoint(code)).submission_id
 
 
-def _upstream(dashboard_url: str) -> tuple[str, int]:
-    host, port = dashboard_url.split("://")[1].split(":")
+def names(lines: list[str]) -> list[str]:
+    return [ln.split()[0] for ln in numbered(lines)]
+
+
+def _upstream(url: str) -> tuple[str, int]:
+    host, port = url.split("://")[1].rsplit(":", 1)
     return host, int(port)
 
 
+def _agent_of(client: RayClient, job_id: str) -> tuple[str, str]:
+    """(node id, agent URL) of the node that runs ``job_id``'s driver."""
+    while not (job := client.get_job(job_id)).driver_node_id:
+        time.sleep(0.1)
+    detail = httpx.get(f"{client.address}/nodes/{job.driver_node_id}", headers=client.aio._headers).json()["data"]["detail"]
+    return job.driver_node_id, f"http://{detail['ip']}:{detail['raylet']['dashboardAgentListenPort']}"
+
+
+@contextlib.contextmanager
+def _proxied(dashboard_url: str, agent: str | None = "proxy"):
+    """A job, and a client whose dashboard and agent reads go through two fault proxies
+    (``agent=None``: the agent is unreachable, so reads go through the dashboard)."""
+    token = resolve_token(None, dashboard_url)
+    with RayClient(dashboard_url) as direct:
+        job_id = padded_job(direct)
+        node_id, agent_url = _agent_of(direct, job_id)
+    with FaultProxy(*_upstream(dashboard_url)) as dash, FaultProxy(*_upstream(agent_url)) as agent_proxy:
+        with RayClient(dash.url, token=token) as c:
+            c.node_agents = {node_id: agent_proxy.url if agent else "http://127.0.0.1:9"}
+            yield job_id, c, dash, agent_proxy
+
+
+def _follow(c: RayClient, job_id: str, protocol: str, arm, **options) -> tuple[list[str], object]:
+    """Tail through the proxies; ``arm()`` sets the faults once line 150 of 300 arrived."""
+    got = []
+    tail = c.tail_job_logs(job_id, protocol=protocol, **options)
+    for line in tail:
+        got.append(line)
+        if line.startswith("line-00150"):
+            arm()
+    return names(got), tail
+
+
 @pytest.mark.parametrize("protocol", ["auto", "http"])
-def test_http_cut_mid_stream_loses_and_repeats_nothing(dashboard_url: str, protocol: str) -> None:
-    with FaultProxy(*_upstream(dashboard_url)) as proxy:
-        lines = _proxied_tail(dashboard_url, proxy, protocol,
-                              lambda p: p.cut(b"/api/v0/logs/file", after_bytes=1500, times=2))
+def test_agent_reads_cut_and_refused_lose_and_repeat_nothing(dashboard_url: str, protocol: str) -> None:
+    with _proxied(dashboard_url) as (job_id, c, dash, agent):
+        def arm() -> None:
+            agent.cut(b"/logs/job-driver", after_bytes=1500, times=6)  # an empty poll uses one up
+            agent.refuse(b"/logs/job-driver", times=2)  # and the reconnects after the cuts
+
+        lines, _ = _follow(c, job_id, protocol, arm)
         assert lines == EXPECTED
-        assert proxy.cuts == 2
+        assert agent.cuts >= 1  # a cut fires only on a read that carries more than 1500 bytes
+        assert not any("/logs/tail" in r or "/api/v0/logs/file" in r for r in dash.requests)  # no fallback was needed
+
+
+def test_dashboard_file_reads_cut_lose_and_repeat_nothing(dashboard_url: str) -> None:
+    with _proxied(dashboard_url, agent=None) as (job_id, c, dash, _):
+        lines, _ = _follow(c, job_id, "http", lambda: dash.cut(b"/api/v0/logs/file", after_bytes=1500, times=2))
+        assert lines == EXPECTED
+        assert dash.cuts == 2  # each read of the whole file is longer than 1500 bytes
 
 
 def test_websocket_cut_mid_stream_loses_and_repeats_nothing(dashboard_url: str) -> None:
-    def arm(p: FaultProxy) -> None:
-        p.refuse(b"/api/v0/logs/", times=1000)  # HTTP broken from now on: auto must use WebSocket
-        p.cut(b"/logs/tail", after_bytes=900, times=2)
+    with _proxied(dashboard_url) as (job_id, c, dash, agent):
+        def arm() -> None:
+            agent.refuse(b"/logs/", times=1000)  # the agent is broken from now on: auto must use the WebSocket
+            dash.refuse(b"/api/v0/logs/", times=1000)
+            dash.cut(b"/logs/tail", after_bytes=900, times=2)
 
-    with FaultProxy(*_upstream(dashboard_url)) as proxy:
-        assert _proxied_tail(dashboard_url, proxy, "auto", arm) == EXPECTED
-        assert proxy.cuts >= 1
+        lines, _ = _follow(c, job_id, "auto", arm)
+        assert lines == EXPECTED
+        assert dash.cuts >= 1 and any("/logs/tail" in r for r in dash.requests)
 
 
 def test_websocket_only_resumes_after_cut(dashboard_url: str) -> None:
-    with FaultProxy(*_upstream(dashboard_url)) as proxy:
-        proxy.cut(b"/logs/tail", after_bytes=700, times=1)
-        with RayClient(dashboard_url) as direct:
-            job_id = numbered_job(direct)
-        with RayClient(proxy.url, token=resolve_token(None, dashboard_url)) as c:
-            assert numbered(list(c.tail_job_logs(job_id, protocol="websocket"))) == EXPECTED
-        assert proxy.cuts == 1
+    with _proxied(dashboard_url) as (job_id, c, dash, _):
+        dash.cut(b"/logs/tail", after_bytes=700, times=1)
+        assert names(list(c.tail_job_logs(job_id, protocol="websocket"))) == EXPECTED
+        assert dash.cuts == 1
+
+
+def test_attach_at_the_last_lines_through_cuts_then_earlier_lines(dashboard_url: str) -> None:
+    with _proxied(dashboard_url) as (job_id, c, dash, agent):
+        with RayClient(dashboard_url) as direct:  # wait until a third of the log is written
+            for line in direct.tail_job_logs(job_id):
+                if line.startswith("line-00100"):
+                    break
+        lines, tail = _follow(c, job_id, "auto", lambda: agent.cut(b"/logs/job-driver", after_bytes=1500, times=6), last=20)
+        first = EXPECTED.index(lines[0])
+        assert 100 <= first < 200 and lines == EXPECTED[first:]  # from the last lines on, every line once
+        assert names(tail.earlier(30)) == EXPECTED[first - 30 : first]
+        assert names(tail.earlier(1000)) == EXPECTED[: first - 30] and tail.at_start
+        assert tail.earlier(10) == []
+        resumed = names(list(c.tail_job_logs(job_id, offset=tail.offset)))
+        assert resumed == []  # the offset of the end of a finished log: nothing more
+
+
+def test_follows_that_stop_on_an_idle_log_leave_the_dashboard_healthy(client: RayClient) -> None:
+    job_id = client.submit_job(py_entrypoint("import time\nprint('ready', flush=True)\ntime.sleep(300)")).submission_id
+    try:
+        for i in range(200):
+            tail = client.tail_job_logs(job_id, protocol="http" if i % 2 else "auto", last=5)
+            assert "ready" in next(line for line in tail if line == "ready")
+            tail.close()
+        assert client.list_tasks(limit=1) is not None  # the state API still answers (not 429)
+        assert client.get_job_log_tail(job_id, 5)[-1] == "ready"
+    finally:
+        client.stop_job(job_id)

@@ -138,11 +138,13 @@ class ClientConfig:
     ``base_url`` (or ``address``): the dashboard, resolved by :func:`resolve_address`.
     ``timeout``: seconds, or a dict ``{"connect": 5, "read": 30}``. ``stream_limits`` bound
     each log stream; like ``timeout`` it is a setting that can be assigned later, and the
-    next call uses it. Assigning any other public attribute is an error, so a misspelt
-    setting never passes silently.
+    next call uses it. ``node_agents`` maps a node id or IP to the URL its dashboard agent is
+    reached at (a forwarded port), for log reads by byte range where the node's own address is
+    not reachable. Assigning any other public attribute is an error, so a misspelt setting
+    never passes silently.
     """
 
-    SETTINGS = ("stream_limits", "timeout")
+    SETTINGS = ("stream_limits", "timeout", "node_agents")
 
     def __init__(
         self,
@@ -165,6 +167,7 @@ class ClientConfig:
             self._headers["Authorization"] = f"Bearer {token}"
         self.timeout = timeout
         self.stream_limits = stream_limits or StreamLimits()
+        self.node_agents: dict[str, str] = {}
         self._ready = True
 
     def __setattr__(self, name: str, value: Any) -> None:

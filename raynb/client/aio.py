@@ -21,7 +21,7 @@ from ..errors import (
     UnavailableError,
     error_for_status,
 )
-from . import logs, packaging
+from . import logfile, logs, packaging
 from .limits import StreamLimits
 from ._base import (
     ClientConfig,
@@ -481,7 +481,7 @@ class AsyncRayClient(ClientConfig):
 
     # -- live logs ----------------------------------------------------------------------
 
-    async def tail_job_logs(
+    def tail_job_logs(
         self,
         job_id: str,
         timeout: float = 30.0,
@@ -489,7 +489,9 @@ class AsyncRayClient(ClientConfig):
         protocol: str = "auto",
         stream_timeout: float | None = None,
         stream_limits: StreamLimits | None = None,
-    ) -> AsyncIterator[str]:
+        last: int | None = None,
+        offset: int | None = None,
+    ) -> logs.LogTail:
         """Follow a job's log line by line until the job ends and its log is drained.
 
         ``protocol``: 'auto' (lowest latency, falls back), 'websocket', or 'http' (also
@@ -497,15 +499,40 @@ class AsyncRayClient(ClientConfig):
         connect and status check, and how long a broken stream is retried without progress;
         not the silence between lines. A broken connection is resumed after the last
         delivered line. Stops with a 429 :class:`StreamLimitError` when the client's
-        ``stream_limits`` (the client's, or this call's) are passed. If the node that held the driver's log is gone, the
-        tail ends with one :class:`~raynb.client.logs.LogNotice` line that says so.
+        ``stream_limits`` (the client's, or this call's) are passed. If the node that held
+        the driver's log is gone, the tail ends with one
+        :class:`~raynb.client.logs.LogNotice` line that says so.
+
+        From the first line by default; ``last=N`` begins with the last N lines (then live),
+        ``offset=B`` exactly at byte B that an earlier tail reported (``tail.offset``). The
+        :class:`~raynb.client.logs.LogTail` gives earlier lines on demand (``earlier(n)``).
+        Followers of one job in one event loop share one reader of the log.
         """
         timeout = logs.check_stream_args(timeout if stream_timeout is None else stream_timeout, protocol)
+        for name, value in (("last", last), ("offset", offset)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise BadRequestError(f"{name} must be a whole number of {'lines' if name == 'last' else 'bytes'}, not {value!r}")
+        if last is not None and offset is not None:
+            raise BadRequestError("give last= (lines) or offset= (bytes), not both")
         limits = stream_limits or self.stream_limits
-        async for line in logs.tail_job_logs(
-            self, check_id(job_id), logs.PROTOCOL_NAMES[protocol], timeout, limits
-        ):
-            yield line
+        return logs.LogTail(self, check_id(job_id), logs.PROTOCOL_NAMES[protocol], timeout, limits, last, offset)
+
+    async def read_job_log_before(self, job_id: str | Job, before: int, lines: int = 500) -> logfile.LogSlice:
+        """Up to ``lines`` complete lines of a job's driver log that end at byte ``before``
+        (a line start, e.g. a tail's ``first_offset``), with the offset of the first."""
+        job = job_id if isinstance(job_id, Job) else await self.get_job(job_id)
+        start, got = await logs.lines_before(self, job, before, lines, self.stream_limits)
+        return logfile.LogSlice(start, got)
+
+    async def read_job_log_bytes(self, job: Job) -> bytes:
+        """The driver log file of ``job`` as it is now, byte for byte (the Jobs API's text when
+        the job never had a driver)."""
+        if job.driver_node_id:
+            params = {"node_id": job.driver_node_id, "filename": logs.driver_log_name(job), "lines": "-1", "format": "text"}
+            with contextlib.suppress(NotFoundError):
+                async with self._stream("/api/v0/logs/file", params, self.timeout) as body:
+                    return b"".join([chunk async for chunk in body])
+        return (await self.get_job_logs(job.id)).encode()
 
     async def websocket_tail_job_logs(
         self, job_id: str, timeout: float = 30.0, *, stream_timeout: float | None = None

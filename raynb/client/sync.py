@@ -18,6 +18,7 @@ from collections.abc import Coroutine, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from . import logs
 from .aio import AsyncRayClient
 from .limits import StreamLimits
 
@@ -149,6 +150,35 @@ class RayClient(BaseClient):
 
     def _iterate(self, agen: Any) -> Iterator[Any]:
         return iterate(self._runner, agen)
+
+    def tail_job_logs(self, job_id: str, timeout: float = 30.0, **options: Any) -> LogTail:
+        """:meth:`AsyncRayClient.tail_job_logs` as a plain iterator of lines, with the same
+        ``earlier(n)``, ``first_offset``, ``offset`` and ``at_start``."""
+        return LogTail(self._runner, self._async.tail_job_logs(job_id, timeout, **options))
+
+
+class LogTail:
+    """A live job log for plain code: ``for line in tail``; see :class:`raynb.client.logs.LogTail`."""
+
+    def __init__(self, runner: LoopThread, tail: logs.LogTail) -> None:
+        self._runner, self._tail = runner, tail
+        self._lines = iterate(runner, tail)
+
+    def __iter__(self) -> Iterator[str]:
+        return self._lines
+
+    def __next__(self) -> str:
+        return next(self._lines)
+
+    def close(self) -> None:
+        self._lines.close()
+
+    def earlier(self, n: int = 500) -> list[str]:
+        return self._runner.run(self._tail.earlier(n))
+
+    first_offset = property(lambda self: self._tail.first_offset)
+    offset = property(lambda self: self._tail.offset)
+    at_start = property(lambda self: self._tail.at_start)
 
 
 RayClientMixin = RayClient  # the seed documents' name for the class with the Ray methods
