@@ -34,6 +34,23 @@ def test_a_driver_on_the_worker_node_is_followed_exactly(client: RayClient, work
         assert lines == [f"n {i}" for i in range(200)]
 
 
+def test_a_driver_on_the_worker_node_is_attached_at_its_last_lines(client: RayClient, worker_node) -> None:
+    job = client.submit_job(
+        py_entrypoint("import time\nfor i in range(400):\n    print('n', i)\nprint('n', 400, flush=True)\n"
+                      "for i in range(401, 500):\n    print('n', i, flush=True)\n    time.sleep(0.02)"),
+        entrypoint_resources={"worker_node": 1},
+    )
+    job_id = job.submission_id
+    while "n 400" not in client.get_job_log_tail(job_id, 200):
+        time.sleep(0.1)
+    tail = client.tail_job_logs(job_id, last=50)
+    lines = [x for x in tail if x.startswith("n ")]
+    first = int(lines[0].split()[1])
+    assert 350 <= first < 490 and lines == [f"n {i}" for i in range(first, 500)]
+    assert tail.earlier(20) == [f"n {i}" for i in range(first - 20, first)]
+    assert client.get_job(job_id).driver_node_id == worker_node.node_id
+
+
 def test_node_stats_are_fresh_and_a_tail_ends_when_the_drivers_node_is_gone(
     client: RayClient, ray_head
 ) -> None:

@@ -178,7 +178,10 @@ class LogFeed:
     _feeds: dict[tuple[Any, ...], LogFeed] = {}
 
     def __init__(self, key: tuple[Any, ...], log: AgentLog, job_id: str) -> None:
-        self.key, self.log, self.job_id = key, log, job_id
+        # Its own connections: the feed outlives the follower (and client) that started it.
+        client = log.client
+        own = type(client)(client.address, headers=client._headers, verify=client.verify, timeout=client.timeout)
+        self.key, self.log, self.job_id = key, AgentLog(own, log.node_id, log.url, log.timeout), job_id
         self.offset = 0
         self.queues: set[asyncio.Queue[Any]] = set()
         self.task: asyncio.Task[None] | None = None
@@ -237,6 +240,7 @@ class LogFeed:
         finally:
             if self._feeds.get(self.key) is self:
                 del self._feeds[self.key]
+            await self.log.client.aclose()
 
     def _send(self, item: Any) -> None:
         for queue in list(self.queues):

@@ -151,13 +151,26 @@ class RayClient(BaseClient):
     def _iterate(self, agen: Any) -> Iterator[Any]:
         return iterate(self._runner, agen)
 
-    def tail_job_logs(self, job_id: str, timeout: float = 30.0, **options: Any) -> LogTail:
+    def tail_job_logs(
+        self,
+        job_id: str,
+        timeout: float = 30.0,
+        *,
+        protocol: str = "auto",
+        stream_timeout: float | None = None,
+        stream_limits: StreamLimits | None = None,
+        last: int | None = None,
+        offset: int | None = None,
+    ) -> LogTailIterator:
         """:meth:`AsyncRayClient.tail_job_logs` as a plain iterator of lines, with the same
         ``earlier(n)``, ``first_offset``, ``offset`` and ``at_start``."""
-        return LogTail(self._runner, self._async.tail_job_logs(job_id, timeout, **options))
+        return LogTailIterator(self._runner, self._async.tail_job_logs(
+            job_id, timeout, protocol=protocol, stream_timeout=stream_timeout,
+            stream_limits=stream_limits, last=last, offset=offset,
+        ))
 
 
-class LogTail:
+class LogTailIterator(Iterator[str]):
     """A live job log for plain code: ``for line in tail``; see :class:`raynb.client.logs.LogTail`."""
 
     def __init__(self, runner: LoopThread, tail: logs.LogTail) -> None:
