@@ -215,7 +215,8 @@ def print_sizes(rows: dict[int, list[Follow]]) -> None:
                                for q in (50, 95))
             catch = ""
             if ray.catch_up_s and auto.catch_up_s:
-                catch = f"; catch-up {ray.catch_up_s / auto.catch_up_s:.1f}x sooner"
+                catch = (f"; backlog delivered in {auto.catch_up_s:.2f} s vs Ray's {ray.catch_up_s:.2f} s "
+                         f"(raynb {ray.catch_up_s / auto.catch_up_s:.2f}x as fast)")
             print(f"{size / MB:6g}MB: raynb auto vs Ray's own tail: latency {ratios} lower{catch}")
         elif ray and auto and auto.catch_up_s is not None and not ray.lats:
             print(f"{size / MB:6g}MB: Ray's own tail delivered no live line within its cap of "
