@@ -86,12 +86,16 @@ def local_head(address: str | None) -> Iterator[Head]:
 
     tmp = tempfile.mkdtemp(prefix="raynb-bh-", dir="/tmp")  # ours to delete, even if the start fails
     try:
-        try:
-            head = cluster.start_local_head(num_cpus=2, temp_dir=tmp)
-        except RuntimeError as exc:  # Ray's own start timeout, on a busy 2-core machine
-            print(f"the local head did not start ({exc}); trying once more", file=sys.stderr)
-            shutil.rmtree(tmp, ignore_errors=True)
-            head = cluster.start_local_head(num_cpus=2, temp_dir=tmp)
+        for attempt in range(1, 4):
+            try:
+                head = cluster.start_local_head(num_cpus=2, temp_dir=tmp)
+                break
+            except RuntimeError as exc:  # Ray's own start timeout, on a busy 2-core machine
+                if attempt == 3:
+                    raise
+                print(f"the local head did not start ({exc}); trying again in 10 s", file=sys.stderr)
+                shutil.rmtree(tmp, ignore_errors=True)
+                time.sleep(10)
         if head.token_file:
             os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=head.token_file)
         try:
