@@ -3,13 +3,23 @@
 // panel to lib/panel.js with JupyterLab's own packages left as imports: `jupyter labextension
 // build` (the next step of `npm run build`) turns it into the prebuilt extension.
 import { build } from "esbuild";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const WIDGETS = ["logview", "jobs", "cluster", "serve", "pipeline"];
 const outdir = here("../raynb/static");
+
+// The version is written once, in raynb/_version.py; package.json (which `jupyter labextension
+// build` reads) and its lock file must say the same.
+const version = /^__version__ = "([^"]+)"$/m.exec(await readFile(here("../raynb/_version.py"), "utf8"))?.[1];
+for (const file of ["package.json", "package-lock.json"]) {
+  const found = JSON.parse(await readFile(here(file), "utf8")).version;
+  if (found !== version) {
+    throw new Error(`js/${file} says version ${found}, raynb/_version.py says ${version}: make them agree`);
+  }
+}
 
 const result = await build({
   entryPoints: Object.fromEntries(WIDGETS.map((w) => [w, here(`src/widgets/${w}.ts`)])),

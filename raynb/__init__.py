@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__ as __version__
+
 if TYPE_CHECKING:
     from .client import AsyncRayClient, JobStatus, RayClient, RayClientError, StreamLimits
 
 _FROM_CLIENT = {"AsyncRayClient", "JobStatus", "RayClient", "RayClientError", "StreamLimits"}
 __all__ = sorted([*_FROM_CLIENT, "load_ipython_extension", "unload_ipython_extension"])
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from .ansi import ansi_to_html, collapse_cr, strip_ansi
 from .client.models import Actor, ClusterStatus, Job, ListResult, Node, ResourceUsage
 from .client.models import ServeApplication, ServeStatus, Task, Version
+from .tables import BYTE_RESOURCES, KIND_COLORS, RESOURCE_LABELS, status_kind
 
 Cell = tuple[str, str]  # (HTML fragment, plain text)
 Moment = datetime | float | int | None  # a datetime, or Unix milliseconds
@@ -126,31 +127,21 @@ def _num(value: Any) -> str:
     return f"{value:g}" if _is_number(value) else "" if value is None else str(value)
 
 
-_GREEN, _BLUE, _AMBER, _RED, _GREY = "#1f9e54", "#3884e6", "#d68c10", "#e14141", "#808080"
-_STATE_COLORS = {
-    "SUCCEEDED": _GREEN, "COMPLETED": _GREEN, "FINISHED": _GREEN, "ALIVE": _GREEN, "RUNNING": _BLUE,
-    "FAILED": _RED, "DEAD": _RED, "STOPPED": _GREY,
-}
-_SERVE_COLORS = {
-    "RUNNING": _GREEN, "HEALTHY": _GREEN, "DEPLOYING": _AMBER, "UPDATING": _AMBER, "UPSCALING": _AMBER,
-    "DOWNSCALING": _AMBER, "DELETING": _AMBER, "DEPLOY_FAILED": _RED, "UNHEALTHY": _RED,
-}
-_AMBER_PREFIXES = ("PENDING", "SUBMITTED", "DEPENDENCIES", "RESTARTING", "DEPLOYING")
+_BLUE, _AMBER = KIND_COLORS["run"], KIND_COLORS["warn"]
 
 
 def status_html(status: Any, *, serve: bool | None = None) -> str:
-    """A coloured chip; Serve colours apply to ServeStatus values or with serve=True."""
+    """A coloured chip; Serve colours apply to ServeStatus values or with serve=True. Its class
+    names the colour kind as the widgets' chips do (``raynb-chip-ok``: raynb/tables.json); the
+    colour is inline, so a saved notebook shows it without the widgets' CSS."""
     if status is None:
         return ""
-    name = str(status).upper()
     serve = isinstance(status, ServeStatus) if serve is None else serve
-    color = (_SERVE_COLORS if serve else _STATE_COLORS).get(name) or (
-        _BLUE if name.startswith("RUNNING") else _AMBER if name.startswith(_AMBER_PREFIXES)
-        else _RED if "FAIL" in name or "ERROR" in name else _GREY
-    )
+    kind = status_kind(status, serve=serve)
+    color = KIND_COLORS[kind]
     return (
-        f'<span style="color:{color};background:{color}26;padding:0 5px;border-radius:3px;'
-        f'font-weight:600">{_esc(_flat(status))}</span>'
+        f'<span class="raynb-chip-{kind}" style="color:{color};background:{color}26;'
+        f'padding:0 5px;border-radius:3px;font-weight:600">{_esc(_flat(status))}</span>'
     )
 
 
@@ -378,10 +369,6 @@ def serve_table(apps: Sequence[ServeApplication], *, now: Moment = None) -> Rend
     return _table(headers, rows, "Serve applications", apps)
 
 
-_RESOURCE_LABELS = {"CPU": "CPU", "GPU": "GPU", "memory": "memory", "object_store_memory": "object store"}
-_BYTE_RESOURCES = {"memory", "object_store_memory"}
-
-
 def bar_cell(frac: float, label: str, *, color: str = _BLUE) -> Cell:
     """A bar filled to ``frac`` (0..1) followed by ``label``; ``[####......]`` in text."""
     frac = min(max(frac, 0.0), 1.0)
@@ -391,7 +378,7 @@ def bar_cell(frac: float, label: str, *, color: str = _BLUE) -> Cell:
 
 
 def _usage_cell(name: str, usage: ResourceUsage) -> Cell:
-    fmt = human_bytes if name in _BYTE_RESOURCES else _num
+    fmt = human_bytes if name in BYTE_RESOURCES else _num
     frac = min(max(usage.used / usage.total, 0.0), 1.0) if usage.total > 0 else 0.0
     label = f"{fmt(usage.used)} / {fmt(usage.total)} ({frac:.0%})"
     return bar_cell(frac, label, color=_AMBER if frac >= 0.9 else _BLUE)
@@ -434,9 +421,9 @@ def cluster_card(
     if address:
         rows.append(("dashboard", _link_cell(str(address))))
     rows.append(("nodes", _cell(f"{status.nodes_alive} alive, {status.nodes_dead} dead")))
-    order = list(_RESOURCE_LABELS)
+    order = list(RESOURCE_LABELS)
     for name in sorted(status.resources, key=lambda n: (order.index(n) if n in order else len(order), n)):
-        rows.append((_RESOURCE_LABELS.get(name) or _flat(name), _usage_cell(name, status.resources[name])))
+        rows.append((RESOURCE_LABELS.get(name) or _flat(name), _usage_cell(name, status.resources[name])))
     demand = [demand_text(d) for d in status.pending_demand]
     rows.append(("pending", _lines_cell(demand or ["none"])))
     return _card("Ray cluster", rows)

@@ -10,11 +10,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .render import Rendered, _cell, _esc, _flat, _status_cell, _table, _time_cell, bar_cell, human_duration
+from .tables import ACTION_ICONS
 
 __all__ = ["pipeline_card", "run_table"]
-
-_ICONS = {"PENDING": "○", "RUNNING": "▶", "COMPLETED": "✓", "FAILED": "✗", "SKIPPED": "↷"}
-
 
 def _elapsed(started: datetime | None, finished: datetime | None, now: datetime) -> str:
     return human_duration(((finished or now) - started).total_seconds()) if started else ""
@@ -31,7 +29,7 @@ def pipeline_card(run: Any, *, now: datetime | None = None) -> Rendered:
     for action in run.actions:
         status = str(action.status)
         rows.append([
-            _cell(f"{_ICONS.get(status, '?')} {action.index + 1}"),
+            _cell(f"{ACTION_ICONS.get(status, '?')} {action.index + 1}"),
             _cell(action.name, 30),
             _status_cell(status),
             bar_cell(action.progress, f"{action.progress:.0%}"),

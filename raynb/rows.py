@@ -1,14 +1,61 @@
 """The rows the widgets and the side panel receive: plain JSON-able dicts built from the
-client's models, one builder per shape, so a widget and the panel never disagree."""
+client's models, one builder per shape, so a widget and the panel never disagree. Each shape's
+fields and their types are in raynb/tables.json ("rows"), which js/src/lib/rows.ts follows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .client.models import ClusterStatus, Node, NodeStats, ResourceUsage
+from .client.models import ClusterStatus, Job, Node, NodeStats, ResourceUsage, ServeApplication
+from .render import job_message
 
 _MIB = 1024 * 1024  # the dashboard reports GPU memory in MiB
+MAX_TEXT = 1000  # an entrypoint can be a whole script
+
+
+def _clip(text: str | None) -> str:
+    """Long text kept as head … tail."""
+    text = text or ""
+    half = MAX_TEXT // 2
+    return text if len(text) <= MAX_TEXT else f"{text[:half]} … {text[-half:]}"
+
+
+def job_row(job: Job) -> dict[str, Any]:
+    """A job (times in Unix ms; Ray's message without the log it embeds)."""
+    return {
+        "id": job.id,
+        "submission_id": job.submission_id,
+        "job_id": job.job_id,
+        "type": job.type or "",
+        "status": str(job.status),
+        "entrypoint": _clip(job.entrypoint),
+        "message": job_message(job.message),
+        "start_time": job.start_time or None,
+        "end_time": job.end_time or None,
+        "driver_exit_code": job.driver_exit_code,
+    }
+
+
+def serve_app_row(app: ServeApplication) -> dict[str, Any]:
+    """A Serve application, with one entry per deployment."""
+    deployments = []
+    for name, info in (app.deployments or {}).items():
+        info = info if isinstance(info, Mapping) else {}
+        replicas = info.get("replicas")
+        deployments.append({
+            "name": str(info.get("name") or name),
+            "status": str(info.get("status") or ""),
+            "replicas": len(replicas) if isinstance(replicas, list) else 0,
+        })
+    return {
+        "name": app.name,
+        "status": str(app.status),
+        "route_prefix": app.route_prefix,
+        "message": app.message or "",
+        "last_deployed_time_s": app.last_deployed_time_s,
+        "deployments": deployments,
+    }
 
 
 def _gpu(raw: Mapping[str, Any]) -> dict[str, Any]:

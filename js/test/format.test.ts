@@ -57,5 +57,20 @@ describe("format", () => {
     expect(statusKind("whatever")).toBe("idle");
     expect(statusKind(undefined)).toBe("idle");
     expect(isActiveJob("RUNNING") && isTerminalJob("STOPPED") && !isTerminalJob("PENDING")).toBe(true);
+    expect(isActiveJob("PENDING") && !isActiveJob("SUCCEEDED") && !isActiveJob("UNKNOWN")).toBe(true);
+  });
+
+  it("status kinds from raynb/tables.json, as the snapshots read them", () => {
+    expect(statusKind("RUNNING")).toBe("run"); // a job at work
+    expect(statusKind("RUNNING", true)).toBe("ok"); // a Serve application that is up
+    expect(statusKind("HEALTHY")).toBe("ok");
+    expect(statusKind("UPSCALING", true)).toBe("warn");
+    expect(statusKind("DELETING", true)).toBe("warn");
+    expect(statusKind("FINISHED")).toBe("ok"); // a task
+    expect(statusKind("PENDING_NODE_ASSIGNMENT")).toBe("warn");
+    expect(statusKind("RUNNING_IN_RAY_GET")).toBe("run");
+    expect(statusKind("DEPENDENCIES_UNREADY")).toBe("warn");
+    expect(statusKind("WORKER_ERROR")).toBe("err");
+    expect(statusKind("constructor")).toBe("idle"); // no Object.prototype key is a status
   });
 });

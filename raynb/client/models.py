@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, ClassVar, Generic, TypeVar
 
+from ..tables import JOB_TERMINAL, SERVE_SETTLED
+
 T = TypeVar("T")
 
 
@@ -40,8 +42,8 @@ class JobStatus(_LenientEnum):
     UNKNOWN = "UNKNOWN"
 
     def is_terminal(self) -> bool:
-        """True once the job can no longer change (STOPPED, SUCCEEDED, FAILED)."""
-        return self in (JobStatus.STOPPED, JobStatus.SUCCEEDED, JobStatus.FAILED)
+        """True once the job can no longer change (STOPPED, SUCCEEDED, FAILED: raynb/tables.json)."""
+        return self.value in JOB_TERMINAL
 
 
 class ServeStatus(_LenientEnum):
@@ -54,8 +56,9 @@ class ServeStatus(_LenientEnum):
     UNKNOWN = "UNKNOWN"
 
     def is_terminal(self) -> bool:
-        """True for states that need no further action from the controller to settle."""
-        return self in (ServeStatus.RUNNING, ServeStatus.DEPLOY_FAILED, ServeStatus.NOT_STARTED)
+        """True for states that need no further action from the controller to settle
+        (RUNNING, DEPLOY_FAILED, NOT_STARTED: raynb/tables.json)."""
+        return self.value in SERVE_SETTLED
 
 
 def _ms_to_datetime(value: Any) -> datetime | None:

@@ -228,8 +228,8 @@ def _upload_raynb(dashboard: str, stamp: float) -> str:
 
 
 def _raynb_stamp() -> float:
-    """Latest change of raynb's Python files: an edited raynb is uploaded again."""
-    return max(p.stat().st_mtime for p in _RAYNB_DIR.rglob("*.py"))
+    """Latest change of raynb's Python files and its tables: an edited raynb is uploaded again."""
+    return max(p.stat().st_mtime for p in [*_RAYNB_DIR.rglob("*.py"), _RAYNB_DIR / "tables.json"])
 
 
 def cluster_lacks_raynb(resources: Mapping[str, float] | None = None) -> bool:

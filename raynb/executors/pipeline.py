@@ -32,6 +32,7 @@ from ..errors import (
     ServerError,
     UnavailableError,
 )
+from ..pipeline import DEFAULT_URL
 from ..pipeline.models import (
     Checkpoint,
     LogLine,
@@ -79,7 +80,7 @@ class RayPipelineExecutor(RayExecutorBase):
         self,
         ray_address: str = "auto",
         working_dir: str | None = None,
-        pipeline_service_url: str = "http://localhost:8100",
+        pipeline_service_url: str = DEFAULT_URL,
         actor_pipeline_service_url: str | None = None,
         *,
         pipeline_service_token: str | None = None,

@@ -10,9 +10,8 @@ from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
+from ..pipeline import DEFAULT_URL
 from ._base import RayMagicsBase, reports_errors
-
-DEFAULT_SERVICE_URL = "http://localhost:8100"
 
 
 @magics_class
@@ -31,7 +30,7 @@ class PipelineMagics(RayMagicsBase):
             mine = [ex for ex in mine if ex.pipeline_service_url == service.rstrip("/")]
         if mine:
             return mine[-1]
-        url = (service or os.environ.get("RAYNB_PIPELINE_URL") or DEFAULT_SERVICE_URL).rstrip("/")
+        url = (service or os.environ.get("RAYNB_PIPELINE_URL") or DEFAULT_URL).rstrip("/")
         if self._own is None or self._own.pipeline_service_url != url:
             self._own = RayPipelineExecutor(pipeline_service_url=url)
         return self._own

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-DEFAULT_PORT = 8100
+from . import DEFAULT_PORT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

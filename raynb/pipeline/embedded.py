@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from ..errors import register_secret
 from ..state import alive, state_dir
+from . import DEFAULT_PORT
 
 __all__ = ["Embedded", "find_embedded", "start_embedded"]
 
@@ -41,7 +42,7 @@ _lock = threading.Lock()
 def _endpoint(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     host = "127.0.0.1" if parts.hostname in (None, "localhost") else parts.hostname
-    return host, parts.port or 8100
+    return host, parts.port or DEFAULT_PORT
 
 
 def _record(host: str, port: int) -> Path:

@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..tables import PIPELINE_TERMINAL
+
 __all__ = [
     "ActionProgress", "ActionReport", "ActionStatus", "Checkpoint", "CheckpointReport", "LogLine",
     "LogReport", "PipelineDefinition", "PipelineProgress", "RunCreate", "RunStatus",
@@ -27,7 +29,7 @@ __all__ = [
 
 
 class RunStatus(str, Enum):
-    """Where a pipeline run is; COMPLETED, FAILED and CANCELLED are final."""
+    """Where a pipeline run is; COMPLETED, FAILED and CANCELLED are final (raynb/tables.json)."""
 
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -36,7 +38,7 @@ class RunStatus(str, Enum):
     CANCELLED = "CANCELLED"
 
     def is_terminal(self) -> bool:
-        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+        return self.value in PIPELINE_TERMINAL
 
     def __str__(self) -> str:
         return self.value

@@ -1,20 +1,16 @@
-"""The JSON the panel reads: plain dicts built from the client's models (nothing raw leaks)."""
+"""The JSON the panel reads: plain dicts built from the client's models (nothing raw leaks),
+in the same row shapes as the widgets' (raynb/rows.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..client import ClusterStatus, Job, Node, NodeStats, ServeApplication
-from ..render import job_message
+from ..client import ClusterStatus, Node, NodeStats
+from ..rows import job_row as job
 from ..rows import node_rows
+from ..rows import serve_app_row as serve_app
 
-
-def job(j: Job) -> dict[str, Any]:
-    return {
-        "id": j.id, "submission_id": j.submission_id, "job_id": j.job_id, "type": j.type,
-        "status": str(j.status), "entrypoint": j.entrypoint or "", "message": job_message(j.message),
-        "start_time": j.start_time, "end_time": j.end_time,
-    }  # fmt: skip
+__all__ = ["cluster", "job", "serve_app"]
 
 
 def cluster(status: ClusterStatus, nodes: list[Node], stats: list[NodeStats]) -> dict[str, Any]:
@@ -26,10 +22,3 @@ def cluster(status: ClusterStatus, nodes: list[Node], stats: list[NodeStats]) ->
         "pending_demand": status.pending_demand,
         "nodes": node_rows(status, nodes, stats),
     }
-
-
-def serve_app(app: ServeApplication) -> dict[str, Any]:
-    return {
-        "name": app.name, "status": str(app.status), "route_prefix": app.route_prefix,
-        "message": app.message or "", "deployments": len(app.deployments or {}),
-    }  # fmt: skip

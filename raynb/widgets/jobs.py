@@ -8,31 +8,11 @@ import traitlets
 
 from .. import render
 from ..client import Job, RayClient
+from ..rows import job_row
 from ._base import PollingWidget, bundle
 from ._stream import LineStream
 
-MAX_TEXT = 1000  # an entrypoint can be a whole script
-
-
-def _clip(text: str | None) -> str:
-    """Long text kept as head … tail."""
-    text = text or ""
-    half = MAX_TEXT // 2
-    return text if len(text) <= MAX_TEXT else f"{text[:half]} … {text[-half:]}"
-
-
-def job_row(job: Job) -> dict[str, Any]:
-    """A job as the front end's row (times in Unix ms; Ray's message without the log it embeds)."""
-    return {
-        "id": job.id,
-        "status": str(job.status),
-        "type": job.type or "",
-        "entrypoint": _clip(job.entrypoint),
-        "message": render.job_message(job.message),
-        "start_time": job.start_time or None,
-        "end_time": job.end_time or None,
-        "driver_exit_code": job.driver_exit_code,
-    }
+__all__ = ["JobsTable", "job_row"]
 
 
 class JobsTable(PollingWidget):

@@ -17,6 +17,7 @@ from ..client.sync import LoopThread
 from ..errors import RayClientError
 from ..render import Rendered
 from ..render_pipeline import pipeline_card
+from ..tables import PIPELINE_TERMINAL
 from ._base import RequestWidget, bundle, one_line
 
 FLUSH_INTERVAL_S = 0.05  # at most 20 updates a second, however fast the run reports
@@ -125,7 +126,7 @@ class PipelineProgressWidget(RequestWidget):
             self.error = ""
 
     def _latest_status_is_terminal(self) -> bool:
-        return bool(self._latest) and self._latest["status"] in ("COMPLETED", "FAILED", "CANCELLED")
+        return bool(self._latest) and self._latest["status"] in PIPELINE_TERMINAL
 
     async def _flush_every(self) -> None:
         while True:

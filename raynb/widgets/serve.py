@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import traitlets
 
 from .. import render
 from ..client import RayClient, ServeApplication
+from ..rows import serve_app_row as app_row
 from ._base import PollingWidget, bundle
 
-
-def app_row(app: ServeApplication) -> dict[str, Any]:
-    """An application as the front end's row, with one entry per deployment."""
-    deployments = []
-    for name, info in (app.deployments or {}).items():
-        info = info if isinstance(info, Mapping) else {}
-        replicas = info.get("replicas")
-        deployments.append({
-            "name": str(info.get("name") or name),
-            "status": str(info.get("status") or ""),
-            "replicas": len(replicas) if isinstance(replicas, list) else 0,
-        })
-    return {
-        "name": app.name,
-        "status": str(app.status),
-        "route_prefix": app.route_prefix,
-        "message": app.message or "",
-        "last_deployed_time_s": app.last_deployed_time_s,
-        "deployments": deployments,
-    }
+__all__ = ["ServePanel", "app_row"]
 
 
 class ServePanel(PollingWidget):

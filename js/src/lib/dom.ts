@@ -33,16 +33,16 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
-/** A colored status chip (text only). */
-export function chip(status: string | null | undefined): HTMLSpanElement {
+/** A colored status chip (text only); `serve`: a Serve application's or deployment's status. */
+export function chip(status: string | null | undefined, serve = false): HTMLSpanElement {
   const s = String(status ?? "");
-  return h("span", { class: `raynb-chip raynb-chip-${statusKind(s)}`, text: s || "–" });
+  return h("span", { class: `raynb-chip raynb-chip-${statusKind(s, serve)}`, text: s || "–" });
 }
 
 /** Sets a chip element's text and color for `status`. */
-export function setChip(el: HTMLElement, status: string | null | undefined): void {
+export function setChip(el: HTMLElement, status: string | null | undefined, serve = false): void {
   const s = String(status ?? "");
-  el.className = `raynb-chip raynb-chip-${statusKind(s)}`;
+  el.className = `raynb-chip raynb-chip-${statusKind(s, serve)}`;
   el.textContent = s || "–";
 }
 

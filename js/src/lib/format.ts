@@ -1,5 +1,7 @@
 // Human-readable formatting and status -> color-kind mapping shared by all widgets.
 
+import { JOB_STATUSES, JOB_TERMINAL, kindOf, type StatusKind } from "./tables";
+
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
 /** 3435973837 -> "3.2 GiB"; non-finite or negative -> "–". */
@@ -61,47 +63,21 @@ export function formatQuantity(n: number | null | undefined): string {
   return String(Math.round(n * 100) / 100);
 }
 
-export type StatusKind = "ok" | "run" | "warn" | "err" | "idle";
+export type { StatusKind } from "./tables";
 
-const KINDS: Record<string, StatusKind> = {
-  // jobs
-  SUCCEEDED: "ok",
-  RUNNING: "run",
-  PENDING: "warn",
-  FAILED: "err",
-  STOPPED: "idle",
-  // pipeline runs and their actions
-  COMPLETED: "ok",
-  CANCELLED: "idle",
-  SKIPPED: "idle",
-  // nodes
-  ALIVE: "ok",
-  DEAD: "err",
-  // serve applications and deployments
-  HEALTHY: "ok",
-  DEPLOYING: "warn",
-  UPDATING: "warn",
-  UPSCALING: "run",
-  DOWNSCALING: "run",
-  NOT_STARTED: "idle",
-  DELETING: "idle",
-  UNHEALTHY: "err",
-  DEPLOY_FAILED: "err",
-};
-
-/** Status string -> color kind (unknown statuses are neutral). */
-export function statusKind(status: string | null | undefined): StatusKind {
-  return KINDS[String(status ?? "").toUpperCase()] ?? "idle";
+/** Status string -> color kind (raynb/tables.json; unknown statuses are neutral). `serve`: a
+ * Serve application's or deployment's status, where RUNNING is healthy (ok), not busy (run). */
+export function statusKind(status: string | null | undefined, serve = false): StatusKind {
+  return kindOf(status, serve);
 }
-
-const TERMINAL = new Set(["SUCCEEDED", "FAILED", "STOPPED"]);
 
 export function isTerminalJob(status: string): boolean {
-  return TERMINAL.has(status);
+  return JOB_TERMINAL.has(status);
 }
 
+/** Submitted and not ended (PENDING, RUNNING): the job statuses that are not terminal. */
 export function isActiveJob(status: string): boolean {
-  return status === "PENDING" || status === "RUNNING";
+  return JOB_STATUSES.includes(status) && !JOB_TERMINAL.has(status);
 }
 
 const isoTime = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);

@@ -4,6 +4,7 @@
 import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
 import { oneLine } from "../lib/requests";
+import type { NodeRow } from "../lib/rows";
 
 /** A failed call: the server's one-line message, its HTTP status (0: no answer) and address. */
 export class ApiError extends Error {
@@ -31,47 +32,14 @@ export interface Status {
   dashboard_via: string;
 }
 
-export interface Job {
-  id: string;
-  submission_id: string | null;
-  job_id: string | null;
-  type: string | null;
-  status: string;
-  entrypoint: string;
-  message: string;
-  start_time: number | null;
-  end_time: number | null;
-}
-
-/** One node, as raynb/rows.py `node_row` builds it (the widgets get the same rows). */
-export interface NodeRow {
-  node_id: string;
-  hostname: string;
-  ip: string;
-  is_head: boolean;
-  state: string;
-  cpus: [number, number]; // Ray's logical CPUs used / total
-  resources: Record<string, [number, number]>; // every logical resource, custom ones too
-  host_cpu_percent: number | null;
-  host_cpus: number | null;
-  memory: [number, number]; // the host's
-  object_store: [number, number];
-  gpus: { name: string; utilization: number; memory: [number, number] }[];
-}
+// Jobs, nodes and Serve applications come in the widgets' row shapes (raynb/rows.py).
+export type { JobRow as Job, NodeRow, ServeAppRow as ServeApp } from "../lib/rows";
 
 export interface Cluster {
   nodes_alive: number;
   nodes_dead: number;
   resources: Record<string, { used: number; total: number }>;
   nodes: NodeRow[];
-}
-
-export interface ServeApp {
-  name: string;
-  status: string;
-  route_prefix: string | null;
-  message: string;
-  deployments: number;
 }
 
 export class RayApi {

@@ -8,6 +8,7 @@ import { Widget } from "@lumino/widgets";
 import { bar, chip, h } from "../lib/dom";
 import { formatBytes, formatDuration, formatQuantity, isActiveJob } from "../lib/format";
 import { oneLine } from "../lib/requests";
+import { RESOURCES } from "../lib/tables";
 import { ApiError, type Cluster, type Job, type RayApi, type ServeApp, type Status } from "./api";
 
 const SOURCES: Record<string, string> = {
@@ -16,12 +17,6 @@ const SOURCES: Record<string, string> = {
   environment: "server environment",
   default: "default address",
 };
-const RESOURCES: [string, string, boolean][] = [
-  ["CPU", "CPU", false],
-  ["GPU", "GPU", false],
-  ["memory", "Memory", true],
-  ["object_store_memory", "Object store", true],
-];
 const MAX_BACKOFF_MS = 120_000;
 
 export class RaySidebar extends Widget {
@@ -157,8 +152,8 @@ export class RaySidebar extends Widget {
       h("span", { text: "Nodes" }),
       h("span", { testid: "raynb-nodes-count", text: `${c.nodes_alive} alive${c.nodes_dead ? `, ${c.nodes_dead} dead` : ""}` }),
     ];
-    for (const [key, label, bytes] of RESOURCES) {
-      const r = c.resources[key];
+    for (const { name, label, bytes } of RESOURCES) {
+      const r = c.resources[name];
       if (!r) continue;
       const f = bytes ? formatBytes : formatQuantity;
       rows.push(h("span", { text: label }), bar(r.total > 0 ? r.used / r.total : NaN, `${f(r.used)} / ${f(r.total)}`));
@@ -198,8 +193,8 @@ export class RaySidebar extends Widget {
     if (!apps.length) return [h("div", { class: "raynb-dim", text: "No Serve applications." })];
     return apps.map((a) =>
       h("div", { testid: "raynb-serve-app", title: a.message },
-        chip(a.status), " ", h("b", { text: a.name }),
-        h("span", { class: "raynb-dim", text: ` ${a.route_prefix ?? ""} · ${a.deployments} deployment(s)` })),
+        chip(a.status, true), " ", h("b", { text: a.name }),
+        h("span", { class: "raynb-dim", text: ` ${a.route_prefix ?? ""} · ${a.deployments.length} deployment(s)` })),
     );  // prettier-ignore
   }
 

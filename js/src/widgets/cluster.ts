@@ -5,6 +5,7 @@ import { formatBytes, formatQuantity } from "../lib/format";
 import { listen, type RenderProps } from "../lib/model";
 import { RequestClient } from "../lib/requests";
 import { BASE_CSS } from "../lib/styles";
+import { RESOURCES } from "../lib/tables";
 import { setupRoot, shell, trackVisible } from "../lib/widget";
 
 const CSS =
@@ -18,14 +19,9 @@ const CSS =
 .raynb-badge { margin-left: 6px; font-size: 11px; color: var(--jp-ui-font-color2, #616161); }
 `;
 
-const LABELS: Record<string, string> = {
-  CPU: "CPU",
-  GPU: "GPU",
-  memory: "Memory",
-  object_store_memory: "Object store",
-};
-const BYTES = new Set(["memory", "object_store_memory"]);
-const BUILTIN = new Set(["CPU", "GPU", "memory", "object_store_memory"]);
+const LABELS: Record<string, string> = Object.fromEntries(RESOURCES.map((r) => [r.name, r.label]));
+const BYTES = new Set(RESOURCES.filter((r) => r.bytes).map((r) => r.name));
+const BUILTIN = new Set(RESOURCES.map((r) => r.name));
 
 type Pair = [number, number];
 

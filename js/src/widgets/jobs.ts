@@ -13,19 +13,11 @@ import { LogPanel } from "../lib/logpanel";
 import { LogStream } from "../lib/logstream";
 import { listen, type RenderProps } from "../lib/model";
 import { RequestClient } from "../lib/requests";
+import type { JobRow } from "../lib/rows";
 import { BASE_CSS, LOG_CSS } from "../lib/styles";
 import { setupRoot, shell, trackVisible } from "../lib/widget";
 
-interface Job {
-  id: string;
-  status: string;
-  type: string;
-  entrypoint: string;
-  message: string;
-  start_time: number | null;
-  end_time: number | null;
-  driver_exit_code: number | null;
-}
+type Job = JobRow;
 
 type SortKey = "id" | "status" | "entrypoint" | "start_time" | "duration";
 
@@ -49,6 +41,8 @@ function num(v: unknown): number | null {
 function toJob(raw: any): Job {
   return {
     id: str(raw?.id),
+    submission_id: raw?.submission_id == null ? null : str(raw.submission_id),
+    job_id: raw?.job_id == null ? null : str(raw.job_id),
     status: str(raw?.status).toUpperCase(),
     type: str(raw?.type),
     entrypoint: str(raw?.entrypoint),

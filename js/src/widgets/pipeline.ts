@@ -6,6 +6,7 @@ import { elapsed, formatMetrics } from "../lib/format";
 import { listen, type RenderProps } from "../lib/model";
 import { oneLine, RequestClient } from "../lib/requests";
 import { BASE_CSS } from "../lib/styles";
+import { ACTION_ICONS, PIPELINE_TERMINAL } from "../lib/tables";
 import { setupRoot } from "../lib/widget";
 
 const CSS =
@@ -26,8 +27,6 @@ const CSS =
 .raynb-pl-level-warning, .raynb-pl-level-WARNING { color: var(--jp-warn-color1, #f57c00); }
 `;
 
-const ICONS: Record<string, string> = { PENDING: "○", RUNNING: "▶", COMPLETED: "✓", FAILED: "✗", SKIPPED: "↷" };
-const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
 const MAX_LOG_LINES = 1000;
 
 interface Action {
@@ -188,13 +187,13 @@ function render({ model, el }: RenderProps): () => void {
     setOverall(frac, `${Math.round(frac * 100)}% overall`);
     setLine(resumed, p.resumed_from ? `resumed from ${p.resumed_from}` : "");
     setLine(runError, p.error ? `✗ ${oneLine(p.error)}` : "");
-    cancel.hidden = !st || TERMINAL.has(st);
+    cancel.hidden = !st || PIPELINE_TERMINAL.has(st);
     resume.hidden = !(st === "FAILED" || st === "CANCELLED");
     cancel.disabled = resume.disabled = busy;
     const shown = shownAction();
     list.forEach((a, i) => {
       const row = rows[i];
-      row.icon.textContent = ICONS[a.status] ?? "?";
+      row.icon.textContent = ACTION_ICONS[a.status] ?? "?";
       setChip(row.chip, a.status);
       const f = Number(a.progress) || 0;
       row.setBar(f, `${Math.round(f * 100)}%`);
@@ -254,7 +253,7 @@ function render({ model, el }: RenderProps): () => void {
     }),
   ];
   const timer = setInterval(() => {
-    if (!TERMINAL.has(String(progress().status ?? ""))) update(); // elapsed times tick
+    if (!PIPELINE_TERMINAL.has(String(progress().status ?? ""))) update(); // elapsed times tick
   }, 1000);
   setLine(error, oneLine(model.get("error") ?? ""));
   update();

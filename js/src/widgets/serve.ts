@@ -58,7 +58,7 @@ function render({ model, el }: RenderProps): () => void {
       "tr",
       { testid: "raynb-app-row", "data-app-name": name },
       h("td", { class: "raynb-mono", text: name }),
-      h("td", {}, chip(str(app?.status).toUpperCase())),
+      h("td", {}, chip(str(app?.status).toUpperCase(), true)),
       h("td", { class: "raynb-mono", text: str(app?.route_prefix) || "–" }),
       h(
         "td",
@@ -72,7 +72,7 @@ function render({ model, el }: RenderProps): () => void {
                   "div",
                   { class: "raynb-dep" },
                   h("span", { class: "raynb-mono", text: str(d?.name) }),
-                  chip(str(d?.status).toUpperCase()),
+                  chip(str(d?.status).toUpperCase(), true),
                   h("span", { class: "raynb-dim", text: `${Number(d?.replicas) || 0} replica${Number(d?.replicas) === 1 ? "" : "s"}` }),
                 ),
               ),
