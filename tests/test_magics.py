@@ -171,6 +171,32 @@ def test_follow_rate_is_bounded_and_lines_are_bounded(shell: InteractiveShell, c
     assert len(text.splitlines()) <= 50 + 2
 
 
+def test_follow_tail_opens_at_the_last_lines_then_goes_live(shell: InteractiveShell, client: RayClient, tmp_path) -> None:
+    go = tmp_path / "go"
+    code = (
+        "import os, sys, time\nfor i in range(5000):\n    sys.stdout.write(f'row {i:04d}\\n')\nsys.stdout.flush()\n"
+        f"while not os.path.exists({str(go)!r}):\n    time.sleep(0.05)\n"
+        "for i in range(5):\n    print(f'live {i}', flush=True)\n"
+    )
+    job_id = client.submit_job(py_entrypoint(code)).submission_id
+    deadline = time.monotonic() + 120
+    while "row 4999" not in client.get_job_logs(job_id):
+        assert time.monotonic() < deadline, "the job did not print its 5000 lines"
+        time.sleep(0.2)
+    run(shell, f"ray_logs {job_id} --follow --tail 30 --background")
+    follower = shell._raynb_session.followers[job_id]
+    deadline = time.monotonic() + 60
+    while len(follower.view.lines) < 30:
+        assert time.monotonic() < deadline, "the last 30 lines did not come"
+        time.sleep(0.05)
+    assert list(follower.view.lines) == [f"row {i:04d}" for i in range(4970, 5000)]  # not a replay
+    go.touch()
+    follower.thread.join(timeout=120)
+    assert list(follower.view.lines) == [f"row {i:04d}" for i in range(4975, 5000)] + [f"live {i}" for i in range(5)]
+    text = follower.view.render().text
+    assert text.startswith("… earlier lines hidden") and "SUCCEEDED" in text
+
+
 def test_interrupt_stops_following_not_the_job(shell: InteractiveShell, client: RayClient) -> None:
     job_id = client.submit_job(py_entrypoint("import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.2)")).submission_id
     wait_for_status(client, job_id, {JobStatus.RUNNING})

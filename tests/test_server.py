@@ -12,6 +12,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -120,8 +121,48 @@ def test_jobs_list_and_live_log_stream(api, client, tmp_path):
     assert wait_terminal(client, job_id) == JobStatus.SUCCEEDED
     # A reconnecting panel skips what it has; the stream ends with the job's final status.
     code_, events = api("jobs", job_id, "logs", params={"skip": str(len(seen) - 1)})
-    assert code_ == 200 and events[0] == {"lines": [seen[-1]]}
+    assert code_ == 200 and events[0]["lines"] == [seen[-1]] and "first_offset" not in events[0]
     assert events[-1]["end"] == "SUCCEEDED"
+
+
+def test_log_stream_opens_at_the_end_goes_on_by_offset_and_reads_earlier_lines(api, client, tmp_path):
+    go = tmp_path / "go"
+    code = (
+        "import os, sys, time\nfor i in range(5000):\n    sys.stdout.write(f'row {i:04d}\\n')\nsys.stdout.flush()\n"
+        f"while not os.path.exists({str(go)!r}):\n    time.sleep(0.05)\n"
+        "for i in range(3):\n    print(f'live {i}', flush=True)\n"
+    )
+    rows = [f"row {i:04d}" for i in range(5000)]
+    job_id = client.submit_job(py_entrypoint(code)).submission_id
+    while "row 4999" not in client.get_job_logs(job_id):
+        time.sleep(0.2)
+    events: list[dict] = []
+    partial = bytearray()
+
+    def on_chunk(chunk: bytes) -> None:
+        partial.extend(chunk)
+        *whole, partial[:] = partial.split(b"\n")
+        events.extend(json.loads(line) for line in whole if line)
+        if sum(len(e.get("lines", [])) for e in events) >= 100:
+            go.touch()  # the job goes on only once the last 100 lines came
+
+    status, _ = api("jobs", job_id, "logs", params={"last": "100"}, streaming_callback=on_chunk)
+    assert status == 200 and events[-1]["end"] == "SUCCEEDED"
+    lines = [line for e in events for line in e.get("lines", [])]
+    assert lines == rows[4900:] + ["live 0", "live 1", "live 2"]
+    first, row = events[0], len("row 0000\n")
+    assert first["at_start"] is False and first["first_offset"] > 4900 * row  # after Ray's first lines
+    # A reconnecting panel goes on at the byte offset after its last line.
+    after_rows = next(e["offset"] for e in events if e.get("lines", [""])[-1] == "row 4999")
+    assert after_rows == first["first_offset"] + 100 * row
+    _, again = api("jobs", job_id, "logs", params={"offset": str(after_rows)})
+    assert [line for e in again for line in e.get("lines", [])] == ["live 0", "live 1", "live 2"]
+    # Earlier lines, on demand, back to the start.
+    params = {"offset": str(first["first_offset"]), "lines": "1000"}
+    code_, before = api("jobs", job_id, "logs", "before", params=params)
+    assert code_ == 200 and before == {"offset": first["first_offset"] - 1000 * row, "lines": rows[3900:4900]}
+    _, start = api("jobs", job_id, "logs", "before", params={"offset": str(before["offset"]), "lines": "10000"})
+    assert start["offset"] == 0 and start["lines"][-3900:] == rows[:3900]
 
 
 def test_a_closed_log_stream_ends_the_tail_on_the_server(api, client, jp_asyncio_loop):
@@ -176,6 +217,10 @@ def test_unreachable_dashboard_is_a_clear_503(api):
         (("jobs", "raysubmit_nope", "stop"), {}, 404, "does not exist"),
         (("jobs", "bad id!"), {}, 400, "invalid job id"),
         (("jobs", "raysubmit_x", "logs"), {"skip": "-1"}, 400, "skip must be a whole number"),
+        (("jobs", "raysubmit_x", "logs"), {"last": "0"}, 400, "last must be a whole number of lines, at least 1"),
+        (("jobs", "raysubmit_x", "logs"), {"last": "5", "offset": "9"}, 400, "one of last, offset and skip"),
+        (("jobs", "raysubmit_x", "logs", "before"), {}, 400, "offset is required"),
+        (("jobs", "raysubmit_x", "logs", "before"), {"offset": "0", "lines": "0"}, 400, "lines must be a whole number of lines from 1 to 10,000"),
         (("status",), {"address": "ray://127.0.0.1:10001"}, 400, "Ray Client address"),
     ],
 )

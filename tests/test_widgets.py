@@ -136,6 +136,59 @@ def test_logview_ring_keeps_memory_flat(client: RayClient) -> None:
         view.close()
 
 
+def test_logview_tail_opens_at_the_end_and_loads_earlier_lines_on_request(client: RayClient, tmp_path) -> None:
+    go = tmp_path / "go"
+    code = (
+        "import os, sys, time\nfor i in range(5000):\n    sys.stdout.write(f'row {i:04d}\\n')\nsys.stdout.flush()\n"
+        f"while not os.path.exists({str(go)!r}):\n    time.sleep(0.05)\n"
+        "for i in range(5):\n    print(f'live {i}', flush=True)\n"
+    )
+    job_id = submit(client, code)
+    wait_until(lambda: "row 4999" in client.get_job_logs(job_id), what="the job's 5000 lines")
+    rows = [f"row {i:04d}" for i in range(5000)]
+    view = RecLogView(job_id, client=client, tail=100)
+    small = RecLogView(job_id, client=client, tail=100, max_lines=150)
+    try:
+        assert not view.from_start
+        wait_until(lambda: view.total == 100 and small.total == 100, what="the last 100 lines")
+        assert request(view, "resync", stream=job_id, from_seq=0)["result"]["lines"] == rows[4900:]
+        first = request(view, "earlier", stream=job_id, have=0, n=1000)["result"]
+        assert first == {"lines": rows[3900:4900], "at_start": False}
+        rest = request(view, "earlier", stream=job_id, have=1000, n=10_000)["result"]
+        assert rest["at_start"] and rest["lines"][-3900:] == rows[:3900]  # after Ray's own first lines
+        assert "Running entrypoint" in "\n".join(rest["lines"][:-3900])
+        # Another view (a reload) asks again: the kernel answers from what it read.
+        assert request(view, "earlier", stream=job_id, have=0, n=500)["result"]["lines"] == rows[4400:4900]
+        have = 1000 + len(rest["lines"])
+        assert request(view, "earlier", stream=job_id, have=have, n=10)["result"] == {"lines": [], "at_start": True}
+        # A view holds max_lines at most: the kernel reads (and keeps) no more than that.
+        assert request(small, "earlier", stream=job_id, have=0, n=1000)["result"]["lines"] == rows[4750:4900]
+        assert request(small, "earlier", stream=job_id, have=150, n=10)["result"] == {"lines": [], "at_start": False}
+        assert not request(view, "earlier", stream=job_id, have=-1, n=5)["ok"]
+        assert "earlier lines hidden" in view.snapshot().text
+        go.touch()
+        wait_until(lambda: view.done, what="the job to end")
+        received = [line for _, m in line_batches(view) for line in m["lines"]]
+        assert received == rows[4900:] + [f"live {i}" for i in range(5)]  # exactly once, in order
+        assert line_batches(view)[0][1]["seq"] == 0 and not view.from_start
+    finally:
+        view.close()
+        small.close()
+
+
+def test_logview_tail_of_a_short_log_is_the_whole_log(client: RayClient) -> None:
+    job_id = submit(client, "for i in range(5):\n    print(f'short {i}')")
+    wait_terminal(client, job_id)
+    view = RecLogView(job_id, client=client, tail=100)
+    try:
+        wait_until(lambda: view.done, what="the tail to end")
+        received = [line for _, m in line_batches(view) for line in m["lines"]]
+        assert view.from_start and received == client.get_job_logs(job_id).splitlines()
+        assert request(view, "earlier", stream=job_id, have=0, n=10)["result"] == {"lines": [], "at_start": True}
+    finally:
+        view.close()
+
+
 def test_logview_final_lines_and_escaped_snapshot(client: RayClient) -> None:
     ok = RecLogView(submit(client, f"print('hello'); print({EVIL!r})"), client=client)
     failed = RecLogView(submit(client, "print('bye'); raise SystemExit(3)"), client=client)

@@ -155,6 +155,56 @@ describe("LogPanel", () => {
     expect(q(el, "raynb-error").hidden).toBe(true);
   });
 
+  it("loads earlier lines at the top and keeps the view on its lines, until the start", async () => {
+    const { panel, render, el } = mount(1000);
+    const log = q(el, "raynb-log");
+    const bar = q(el, "raynb-earlier") as HTMLButtonElement;
+    panel.push(0, Array.from({ length: 100 }, (_, i) => `l${i + 2000}`)); // the last 100 of 2100
+    render();
+    expect(bar.hidden).toBe(true); // no loader: the first line held is the log's first
+    const calls: [number, number][] = [];
+    panel.setEarlier(async (n, cursor) => {
+      calls.push([n, cursor]);
+      const from = Math.max(0, cursor - n);
+      return { lines: Array.from({ length: cursor - from }, (_, i) => `l${from + i}`), atStart: from === 0, cursor: from };
+    }, 2000);
+    render();
+    expect(bar.hidden).toBe(false);
+    userScroll(log, 0); // the user scrolls to the top
+    await Promise.resolve();
+    await Promise.resolve();
+    render();
+    expect(calls).toEqual([[900, 2000]]); // what fits: 1000 held at most
+    const rows = qa(el, "raynb-log-line").sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+    expect(rows.find((r) => parseFloat(r.style.top) >= log.scrollTop)!.textContent).toBe("l2000"); // stays put
+    expect(el.textContent).toContain("1,000 lines");
+    expect(bar.disabled).toBe(true);
+    expect(bar.textContent).toContain("this view holds 1,000 lines");
+    panel.reset();
+    render();
+    expect(bar.hidden).toBe(true);
+  });
+
+  it("hides the earlier bar once the log's first line is loaded; says a failure", async () => {
+    const { panel, render, el } = mount(1000);
+    const bar = q(el, "raynb-earlier") as HTMLButtonElement;
+    panel.push(0, ["c", "d"]);
+    let fail = true;
+    panel.setEarlier(async () => {
+      if (fail) throw new Error("503 unreachable\nmore");
+      return { lines: ["a", "b"], atStart: true, cursor: 0 };
+    }, 4);
+    bar.click();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(bar.textContent).toBe("Could not load earlier lines: 503 unreachable — click to retry");
+    fail = false;
+    bar.click();
+    await new Promise((r) => setTimeout(r, 0));
+    render();
+    expect(qa(el, "raynb-log-line").map((r) => r.textContent)).toEqual(["a", "b", "c", "d"]);
+    expect(bar.hidden).toBe(true);
+  });
+
   it("shows the final line as one line, coloured by the status", () => {
     const { panel, el } = mount();
     const message = "Job FAILED: Job entrypoint command failed with exit code 1, last available logs:\nlog 1\nlog 2";

@@ -50,6 +50,33 @@ describe("LineRing", () => {
     expect(r.slice(r.firstOrdinal + 1, r.firstOrdinal + 3)).toEqual(["line 3", "line 4"]);
   });
 
+  it("prepends earlier lines while it holds seq 0 and has room; evicts them first", () => {
+    const r = new LineRing(6);
+    r.push(0, lines(10, 2));
+    const first = r.firstOrdinal;
+    expect(r.roomBefore).toBe(4);
+    expect(r.prepend(lines(7, 3))).toBe(true);
+    expect(r.slice()).toEqual(lines(7, 5));
+    expect(r.get(first)).toBe("line 10"); // held lines keep their ordinals
+    expect(r.nextSeq).toBe(2);
+    expect(r.dropped).toBe(0);
+    expect(r.prepend(lines(5, 2))).toBe(false); // only 1 slot left
+    r.push(2, lines(12, 2)); // full: evicts line 7
+    expect(r.slice()).toEqual(lines(8, 6));
+    expect(r.dropped).toBe(1);
+    expect(r.roomBefore).toBe(0); // a hole before the first held line now
+    r.clear();
+    expect(r.dropped).toBe(0);
+    expect(r.roomBefore).toBe(6);
+  });
+
+  it("refuses earlier lines once seq 0 is not held", () => {
+    const r = new LineRing(10);
+    r.push(3, lines(3, 2), true);
+    expect(r.roomBefore).toBe(0);
+    expect(r.prepend(["x"])).toBe(false);
+  });
+
   it("stays bounded over 1,000,000 pushes", () => {
     const r = new LineRing(1000);
     for (let i = 0; i < 1_000_000; i++) r.push(i, [`l${i}`]);
@@ -114,6 +141,17 @@ describe("FilterIndex", () => {
     expect(idx.length).toBe(1);
     idx.setPredicate(null);
     expect(idx.active).toBe(false);
+  });
+
+  it("rescans after earlier lines are prepended", () => {
+    const r = new LineRing(10);
+    const idx = new FilterIndex(r);
+    idx.setPredicate((l) => l.includes("!"));
+    r.push(0, ["c!", "d"]);
+    idx.update();
+    r.prepend(["a!", "b"]);
+    idx.update();
+    expect(Array.from({ length: idx.length }, (_, i) => r.get(idx.at(i)))).toEqual(["a!", "c!"]);
   });
 
   it("stays bounded while 1,000,000 lines stream through a small ring", () => {

@@ -57,6 +57,29 @@ describe("widgets", () => {
     expect(model.listeners("msg:custom")).toBe(0);
   });
 
+  it("LogView opened at the end asks the kernel for earlier lines and prepends them", async () => {
+    const { model, el } = mount(logview, {
+      job_id: "raysubmit_1", status: "RUNNING", done: false, error: "", total: 2, dropped: 0,
+      max_lines: 100_000, final: "", from_start: false,
+    });
+    model.reply(model.requests("resync")[0], { seq: 0, lines: ["l98", "l99"], dropped: 0 });
+    await tick();
+    (q(el, "raynb-earlier") as HTMLButtonElement).click();
+    const [first] = model.requests("earlier");
+    expect(first.args).toEqual({ stream: "raysubmit_1", have: 0, n: 1000 });
+    model.reply(first, { lines: ["l96", "l97"], at_start: false });
+    await tick();
+    (q(el, "raynb-earlier") as HTMLButtonElement).click();
+    const second = model.requests("earlier")[1];
+    expect(second.args).toEqual({ stream: "raysubmit_1", have: 2, n: 1000 });
+    model.reply(second, { lines: ["l95"], at_start: true });
+    await new Promise((r) => setTimeout(r, 80));
+    expect(qa(el, "raynb-log-line").map((r) => r.textContent)).toEqual(["l95", "l96", "l97", "l98", "l99"]);
+    expect(q(el, "raynb-earlier").hidden).toBe(true);
+    model.change("from_start", true); // a log shorter than the tail: nothing to load
+    expect(q(el, "raynb-earlier").hidden).toBe(true);
+  });
+
   const JOBS = [
     { id: "raysubmit_a", status: "RUNNING", type: "SUBMISSION", entrypoint: "python a.py", message: "",
       start_time: Date.now() - 65_000, end_time: null, driver_exit_code: null },

@@ -215,7 +215,8 @@ class JobMagics(RayMagicsBase):
               help="with --follow: keep streaming while the kernel runs other cells")
     @argument("--protocol", choices=["auto", "websocket", "http"], default="auto",
               help="live transport (default auto: lowest latency, with fallback)")
-    @argument("--tail", type=int, default=200, metavar="N", help="lines kept visible (default 200)")
+    @argument("--tail", type=int, default=200, metavar="N",
+              help="the last N lines (default 200); --follow opens the log there, then live")
     @argument("--grep", metavar="PATTERN", help="only lines matching this regular expression")
     @argument("--out", metavar="NAME", help="store the whole log text (without --follow)")
     @argument("--no-widget", action="store_true",
@@ -226,6 +227,9 @@ class JobMagics(RayMagicsBase):
         In Jupyter, ``--follow`` shows a live widget that streams in the background (the cell
         returns at once); with ``--grep`` or ``--no-widget``, or outside Jupyter, the log
         streams in this output area (``--background`` to keep the kernel free).
+        ``--follow`` opens a long log at its last ``--tail`` lines instead of replaying it (the
+        widget loads earlier lines when scrolled up); with ``--grep`` (the last matching lines)
+        or ``--protocol websocket`` it reads the log from its first line.
         """
         args = parse_argstring(self.ray_logs, line)
         if args.tail < 1:
@@ -245,10 +249,12 @@ class JobMagics(RayMagicsBase):
             display(view.render())
             return
         self.client.get_job(args.job_id)  # a wrong id fails here, as one line
+        # The WebSocket speaks in lines from the first: only a file read can begin at the end.
+        last = None if args.protocol == "websocket" else args.tail
         if widgets_available(self.shell) and not (args.no_widget or grep):
-            show_log_view(self.client, args.job_id, args.protocol)
+            show_log_view(self.client, args.job_id, args.protocol, tail=last)
             return
-        follower = Follower(self.client, view, args.protocol)
+        follower = Follower(self.client, view, args.protocol, last=None if grep else last)
         if args.background:
             previous = self.session.followers.pop(args.job_id, None)
             if previous is not None:

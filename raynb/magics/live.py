@@ -26,13 +26,15 @@ _PRE_STYLE = (
 
 class LiveLog:
     """Bounded view of a log: the last ``max_visible`` lines, a count of hidden ones, and a
-    status line. Lines may be added from any thread; only :meth:`flush` touches the display."""
+    status line. Lines may be added from any thread; only :meth:`flush` touches the display.
+    ``earlier``: the log has lines before the first one added (it was opened at its end)."""
 
     def __init__(self, job_id: str, *, max_visible: int = 200, grep: re.Pattern[str] | None = None):
         self.job_id = job_id
         self.grep = grep
         self.lines: deque[str] = deque(maxlen=max_visible)
         self.hidden = 0
+        self.earlier = False
         self.updates = 0
         self.status: Rendered | None = None
         self._lock = threading.Lock()
@@ -74,7 +76,9 @@ class LiveLog:
         with self._lock:
             lines, hidden, status = list(self.lines), self.hidden, self.status
             self._dirty = False
-        marker = f"… {hidden:,} earlier lines hidden (%ray_logs {self.job_id} shows the whole log)"
+        count = "" if self.earlier else f"{hidden:,} "
+        marker = f"… {count}earlier lines hidden (%ray_logs {self.job_id} --out NAME keeps the whole log)"
+        hidden = hidden or self.earlier
         html_parts = [f'<pre class="raynb-log" style="{_PRE_STYLE}">']
         if hidden:
             html_parts.append(f'<span style="opacity:.6">{html.escape(marker)}</span>\n')
@@ -122,15 +126,18 @@ class Follower:
     the display, so the display messages belong to the cell that started the follow.
     """
 
-    def __init__(self, client: RayClient, view: LiveLog, protocol: str = "auto") -> None:
+    def __init__(self, client: RayClient, view: LiveLog, protocol: str = "auto", last: int | None = None) -> None:
         self.client = client
         self.view = view
         self.protocol = protocol
+        self.last = last
         self.thread: threading.Thread | None = None
         self._future: concurrent.futures.Future[None] | None = None
 
     async def _pump(self) -> None:
-        async for line in self.client.aio.tail_job_logs(self.view.job_id, protocol=self.protocol):
+        tail = self.client.aio.tail_job_logs(self.view.job_id, protocol=self.protocol, last=self.last)
+        async for line in tail:
+            self.view.earlier = not tail.at_start
             self.view.add(line)
 
     def run(self) -> Job | None:

@@ -25,11 +25,12 @@ def widgets_available(shell: Any) -> bool:
     return getattr(shell, "kernel", None) is not None and importlib.util.find_spec("anywidget") is not None
 
 
-def show_log_view(client: RayClient, job_id: str, protocol: str = "auto") -> None:
-    """Display a LogView following ``job_id``; it streams in the background."""
+def show_log_view(client: RayClient, job_id: str, protocol: str = "auto", tail: int | None = None) -> None:
+    """Display a LogView following ``job_id`` (from its last ``tail`` lines, if given); it
+    streams in the background."""
     from ..widgets import LogView
 
-    display(LogView(job_id, client=client, protocol=protocol))
+    display(LogView(job_id, client=client, protocol=protocol, tail=tail))
 
 
 @magics_class

@@ -5,7 +5,10 @@
     GET  jobs                     every job, newest first
     GET  jobs/{id}                one job
     POST jobs/{id}/stop           ask Ray to stop a job; answers the job after the request
-    GET  jobs/{id}/logs?skip=N    the job's log as NDJSON, live until the job ends
+    GET  jobs/{id}/logs           the job's log as NDJSON, live until the job ends: from line 1,
+                                  ?last=N (its last N lines, then live), ?offset=B (at byte
+                                  offset B, as a reconnect goes on) or ?skip=N (from line N+1)
+    GET  jobs/{id}/logs/before?offset=B&lines=N   up to N lines just before byte offset B
     GET  serve                    Serve applications
 
 Every request may carry ``?address=`` (the panel's JupyterLab setting). A client error
@@ -19,8 +22,8 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
@@ -37,8 +40,12 @@ from ..client import (
 from . import payload
 from .connection import Connection, dashboard_link, resolve
 
+if TYPE_CHECKING:
+    from ..client.logs import LogTail
+
 TIMEOUT_S = 10.0  # a poll that waits longer only delays the "unreachable" state
 MAX_HELD_LINES = 20_000  # lines read ahead of a slow browser before the tail waits
+MAX_BEFORE_LINES = 10_000  # lines one logs/before answer holds at most
 
 
 class RayHandler(APIHandler):
@@ -48,6 +55,16 @@ class RayHandler(APIHandler):
 
     def connection(self) -> Connection:
         return resolve(self.get_query_argument("address", None), self.settings["raynb_started"])
+
+    def count(self, name: str, unit: str, *, low: int = 0, high: int | None = None) -> int | None:
+        """Query argument ``name`` as a whole number in [low, high], or None when absent."""
+        text = self.get_query_argument(name, None)
+        if text is None:
+            return None
+        if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+            bound = f" from {low:,} to {high:,}" if high is not None else f", at least {low:,}" if low else ""
+            raise BadRequestError(f"{name} must be a whole number of {unit}{bound}, got {text!r}")
+        return int(text)
 
     def fail(self, exc: RayClientError, address: str | None) -> None:
         self.set_status(exc.status_code)
@@ -134,9 +151,14 @@ class ServeHandler(RayHandler):
 
 
 class LogsHandler(RayHandler):
-    """A job's log as NDJSON: ``{"lines": [...]}`` batches, then ``{"end": STATUS, "message"}``
-    once the job ended and its log is drained, or ``{"error", "status"}`` if the stream broke.
-    ``skip=N`` leaves out the first N lines (a reconnecting panel already has them)."""
+    """A job's log as NDJSON: ``{"lines": [...], "offset": B}`` batches (B: the byte offset
+    just past the batch, or null when unknown), then ``{"end": STATUS, "message"}`` once the
+    job ended and its log is drained, or ``{"error", "status"}`` if the stream broke. Without
+    ``skip``, the first batch also says ``first_offset`` (byte offset of its first line, or
+    null) and ``at_start`` (nothing comes before it).
+
+    Where it starts, one of: ``last=N`` (the last N lines), ``offset=B`` (a reconnecting panel
+    goes on where it was), ``skip=N`` (leaves out the first N lines), or line 1."""
 
     def initialize(self) -> None:
         self._gone = asyncio.Event()
@@ -148,9 +170,10 @@ class LogsHandler(RayHandler):
     async def get(self, job_id: str) -> None:
         address = None
         try:
-            skip = self.get_query_argument("skip", "0")
-            if not skip.isdigit():
-                raise BadRequestError(f"skip must be a whole number of lines, got {skip!r}")
+            start = {"last": self.count("last", "lines", low=1), "offset": self.count("offset", "bytes")}
+            skip = self.count("skip", "lines")
+            if sum(value is not None for value in (*start.values(), skip)) > 1:
+                raise BadRequestError("give one of last, offset and skip")
             conn = self.connection()
             address = conn.address
             async with AsyncRayClient(conn.address, token=conn.token, timeout=TIMEOUT_S) as ray:
@@ -159,7 +182,8 @@ class LogsHandler(RayHandler):
                 self.set_header("Cache-Control", "no-cache")
                 self.set_header("X-Accel-Buffering", "no")  # proxies must not hold the stream
                 # The panel's log tab keeps its own bounded ring: a long log must not be cut here.
-                await self._relay(ray.tail_job_logs(job.id, stream_limits=StreamLimits.UNLIMITED), int(skip))
+                tail = ray.tail_job_logs(job.id, stream_limits=StreamLimits.UNLIMITED, **start)
+                await self._relay(tail, skip or 0)
                 job = await ray.get_job(job_id)
                 await self._send({"end": str(job.status), "message": job.message or ""})
         except StreamClosedError:
@@ -177,10 +201,11 @@ class LogsHandler(RayHandler):
         self.write(json.dumps(event) + "\n")
         await self.flush()
 
-    async def _relay(self, tail: AsyncIterator[str], skip: int) -> None:
+    async def _relay(self, tail: LogTail, skip: int) -> None:
         """Send the tail's lines in batches of what arrived together, until it ends, fails
         (raised here) or the browser goes away (the tail is closed)."""
         held: list[str] = []
+        first = not skip
         ready, room = asyncio.Event(), asyncio.Event()
         room.set()
 
@@ -209,7 +234,11 @@ class LogsHandler(RayHandler):
                 lines, held[:] = held[:], []
                 room.set()
                 if lines:
-                    await self._send({"lines": lines})
+                    event: dict[str, Any] = {"lines": lines, "offset": tail.offset}
+                    if first:
+                        event.update(first_offset=tail.first_offset, at_start=tail.at_start)
+                        first = False
+                    await self._send(event)
                 if reader.done() and not held:
                     reader.result()
                     return
@@ -218,7 +247,24 @@ class LogsHandler(RayHandler):
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
-            await tail.aclose()  # type: ignore[attr-defined]
+            await tail.aclose()
+
+
+class LogsBeforeHandler(RayHandler):
+    """``{"offset": B, "lines": [...]}``: up to ``lines`` lines (default 1000) just before byte
+    offset ``offset`` of a job's log; B is the byte offset of the first, 0 at the log's start."""
+
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        async def before(ray: AsyncRayClient, _: Connection) -> dict[str, Any]:
+            offset = self.count("offset", "bytes")
+            if offset is None:
+                raise BadRequestError("offset is required: the byte offset of the first line shown")
+            lines = self.count("lines", "lines", low=1, high=MAX_BEFORE_LINES)
+            got = await ray.read_job_log_before(job_id, offset, 1000 if lines is None else lines)
+            return {"offset": got.offset, "lines": got.lines}
+
+        await self.answer(before)
 
 
 def setup_handlers(serverapp: Any) -> None:
@@ -237,5 +283,6 @@ def setup_handlers(serverapp: Any) -> None:
         (api + job, JobHandler),
         (api + job + "/stop", StopHandler),
         (api + job + "/logs", LogsHandler),
+        (api + job + "/logs/before", LogsBeforeHandler),
         (api + "/serve", ServeHandler),
     ])  # fmt: skip

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+import time
 
 import httpx
 from lab_helpers import OUTPUT, open_and_run, wait_status, write_notebook
@@ -12,6 +14,7 @@ from ray_helpers import py_entrypoint, stop_if_running
 from raynb.client import JobStatus, RayClient
 
 SIDEBAR = "#raynb-sidebar"
+LINE = '[data-testid="raynb-log-line"]'
 TICKER = "import itertools, time\nfor i in itertools.count():\n    print(f'tick {i}', flush=True)\n    time.sleep(0.2)"
 
 
@@ -76,6 +79,50 @@ def test_side_panel_without_a_kernel(lab, page, client: RayClient, dashboard_url
         assert _kernels(url) == []
     finally:
         stop_if_running(client, job_id)  # only matters if the test failed
+
+
+def test_log_tab_opens_at_the_end_and_loads_earlier_lines_when_scrolled_up(lab, page, client: RayClient) -> None:
+    url, _ = lab
+    code = (
+        "import itertools, sys, time\nfor i in range(5000):\n    sys.stdout.write(f'row {i:04d}\\n')\n"
+        "sys.stdout.flush()\nfor i in itertools.count():\n    print(f'tick {i}', flush=True)\n    time.sleep(0.5)"
+    )
+    job_id = client.submit_job(py_entrypoint(code)).submission_id
+    try:
+        deadline = time.monotonic() + 120
+        while "tick 0" not in client.get_job_logs(job_id):
+            assert time.monotonic() < deadline, "the job did not print its rows"
+            time.sleep(0.3)
+        page.goto(f"{url}/lab?reset")
+        _open_sidebar(page)
+        _job_row(page, job_id).click()
+        tab = page.locator(f"#raynb-job-log-{job_id}")
+        count = tab.locator(".raynb-logpanel .raynb-count")
+        tab.locator(LINE, has_text="row 4999").wait_for(timeout=60_000)
+        assert re.fullmatch(r"1,0\d\d lines", count.inner_text())  # the last 1,000 (and the ticks since)
+        tab.locator(LINE, has_text="tick 3").wait_for(timeout=60_000)  # then live
+
+        log, earlier = tab.locator('[data-testid="raynb-log"]'), tab.locator('[data-testid="raynb-earlier"]')
+        assert "scroll up" in earlier.inner_text()
+        page.screenshot(path=str(OUTPUT / "side-panel-log-end.png"))
+        for _ in range(10):  # each scroll to the top loads the 1,000 lines before
+            if earlier.is_hidden():
+                break
+            held = count.inner_text()
+            log.hover()
+            page.mouse.wheel(0, -10_000_000)
+            page.wait_for_function(
+                "([el, held]) => el.textContent !== held", arg=[count.element_handle(), held], timeout=60_000
+            )
+        assert earlier.is_hidden()  # the log's first line is held
+        page.mouse.wheel(0, -10_000_000)
+        tab.locator(LINE, has_text="row 0000").wait_for(timeout=30_000)
+        tab.locator(LINE, has_text="Running entrypoint").wait_for(timeout=30_000)  # Ray's first lines
+        page.screenshot(path=str(OUTPUT / "side-panel-earlier-lines.png"))
+        held = int(count.inner_text().split()[0].replace(",", ""))
+        assert held >= 5000 and held < 5000 + 60  # every row once, Ray's lines, the ticks
+    finally:
+        stop_if_running(client, job_id)
 
 
 def test_side_panel_follows_ray_connect_and_outlives_the_kernel(lab, page, client: RayClient, dashboard_url: str) -> None:

@@ -5,6 +5,7 @@
 import { lineToHtml, plainText } from "./ansi";
 import { createBatcher, type Batcher } from "./batch";
 import { h, setLine } from "./dom";
+import { EarlierBar, type EarlierLoader } from "./earlier";
 import { formatCount, statusKind } from "./format";
 import { oneLine } from "./requests";
 import { FilterIndex, LineRing, type PushResult } from "./ringbuffer";
@@ -32,6 +33,7 @@ export class LogPanel {
   private finalEl: HTMLDivElement;
   private errorEl: HTMLDivElement;
   private noticeEl: HTMLDivElement;
+  private earlier: EarlierBar;
   private rows = new Map<number, HTMLDivElement>(); // ordinal -> row in the DOM
   private pool: HTMLDivElement[] = [];
   private rowH = 0;
@@ -79,6 +81,7 @@ export class LogPanel {
       on: { click: () => this.download() },
     });
     this.droppedEl = h("div", { class: "raynb-dropped", testid: "raynb-dropped", hidden: true });
+    this.earlier = new EarlierBar(this);
     this.empty = h("div", { class: "raynb-log-empty", text: "No output yet." });
     this.spacer = h("div", { class: "raynb-log-spacer" });
     this.scroller = h(
@@ -87,6 +90,8 @@ export class LogPanel {
       this.empty,
       this.spacer,
     );
+    // A log shorter than its view cannot scroll: wheeling up at the top asks for earlier lines.
+    this.scroller.addEventListener("wheel", (e) => e.deltaY < 0 && this.onTop(), { passive: true });
     if (opts.height) this.scroller.style.setProperty("--raynb-log-height", opts.height);
     this.resumeBtn = h("button", {
       class: "raynb-btn raynb-resume",
@@ -102,6 +107,7 @@ export class LogPanel {
       { class: "raynb-logpanel" },
       h("div", { class: "raynb-toolbar" }, filter, this.countEl, h("span", { class: "raynb-spacer" }), this.pauseBtn, this.copyBtn, download),
       this.droppedEl,
+      this.earlier.el,
       h("div", { class: "raynb-logwrap" }, this.scroller, this.resumeBtn),
       this.finalEl,
       this.errorEl,
@@ -130,9 +136,28 @@ export class LogPanel {
     return r;
   }
 
+  /** Room for lines before the first held one (0 when lines were dropped: see LineRing). */
+  get roomBefore(): number {
+    return this.ring.roomBefore;
+  }
+
+  /** Puts the lines just before the first held one in front; the view stays on its lines. */
+  prepend(lines: readonly string[]): boolean {
+    const ok = this.ring.prepend(lines);
+    if (ok && lines.length > 0) this.batcher.schedule();
+    return ok;
+  }
+
+  /** Where the lines before the first held one come from, for a log opened at its last
+   *  lines (null: nowhere). Scrolling to the top loads them, a batch at a time. */
+  setEarlier(loader: EarlierLoader | null, cursor = 0): void {
+    this.earlier.set(loader, cursor);
+  }
+
   /** Forgets all lines (new stream) and follows again. */
   reset(): void {
     this.ring.clear();
+    this.earlier.reset();
     this.anchor = null;
     this.follow = true;
     this.batcher.schedule();
@@ -239,7 +264,13 @@ export class LogPanel {
       this.setFollow(false);
       this.saveAnchor();
     }
+    this.onTop();
     this.batcher.schedule();
+  }
+
+  /** The user scrolled (or wheeled) at the top: load earlier lines, if there are any. */
+  private onTop(): void {
+    if (this.rowH > 0 && this.scroller.scrollTop <= this.rowH) void this.earlier.load();
   }
 
   /** Remembers which line is at the top so that new or evicted lines do not move the view. */
@@ -276,6 +307,7 @@ export class LogPanel {
     this.empty.hidden = n > 0;
     this.empty.textContent = this.index.active && this.ring.size > 0 ? "No matching lines." : "No output yet.";
     this.updateControls();
+    this.earlier.update();
     if (!this.measure()) return; // not laid out (hidden): the ResizeObserver brings us back
 
     const viewH = this.scroller.clientHeight;

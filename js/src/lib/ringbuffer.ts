@@ -4,6 +4,8 @@
 // and ring `ordinal` (0-based count of lines ever appended to this ring). They differ by a
 // constant unless lines were skipped (a gap accepted with `force`), so rendering, anchoring
 // and filtering use ordinals, which are always contiguous; the protocol uses `nextSeq`.
+// Lines from before seq 0 (a log opened at its last lines) may be prepended while the ring
+// still holds seq 0 and has room: they take the ordinals below the first held one.
 
 export interface PushResult {
   /** Lines appended (after dropping ones already held). */
@@ -18,6 +20,8 @@ export class LineRing {
   private count = 0;
   private endOrd = 0; // ordinal after the newest line
   private next = 0; // next expected seq
+  private earlier = 0; // held lines from before seq 0 (the oldest held ones)
+  private earlierLost = 0; // lines from before seq 0 evicted since
   /** Bumped by clear(): dependents (e.g. FilterIndex) must rebuild. */
   generation = 0;
 
@@ -44,9 +48,30 @@ export class LineRing {
   get endOrdinal(): number {
     return this.endOrd;
   }
-  /** Lines of seq range [0, nextSeq) not held: kernel-dropped, skipped gaps and ring evictions. */
+  /** Lines not held: of seq range [0, nextSeq) (kernel-dropped, skipped gaps, evictions) and
+   *  prepended lines evicted since. */
   get dropped(): number {
-    return this.next - this.count;
+    return this.next - (this.count - this.earlier) + this.earlierLost;
+  }
+
+  /** Room for lines before the first held one: the held lines run unbroken from it to the
+   *  newest (nothing dropped), so lines just before it can be prepended. 0: none. */
+  get roomBefore(): number {
+    return this.dropped === 0 ? this.cap - this.count : 0;
+  }
+
+  /** Puts `lines` (the lines just before the first held one) in front; false when they do not
+   *  fit (see roomBefore). Dependents rebuild (generation). */
+  prepend(lines: readonly string[]): boolean {
+    if (lines.length > this.roomBefore) return false;
+    if (lines.length === 0) return true;
+    const held = this.slice();
+    this.buf = [...lines, ...held];
+    this.head = 0;
+    this.count = this.buf.length;
+    this.earlier += lines.length;
+    this.generation++;
+    return true;
   }
 
   /**
@@ -75,6 +100,10 @@ export class LineRing {
     } else {
       this.buf[this.head] = line;
       this.head = (this.head + 1) % this.cap;
+      if (this.earlier > 0) {
+        this.earlier--;
+        this.earlierLost++;
+      }
     }
     this.endOrd++;
   }
@@ -110,6 +139,8 @@ export class LineRing {
     this.head = 0;
     this.count = 0;
     this.next = 0;
+    this.earlier = 0;
+    this.earlierLost = 0;
     this.generation++;
   }
 
@@ -118,6 +149,9 @@ export class LineRing {
     cap = Math.floor(cap);
     if (!(cap >= 1) || cap === this.cap) return;
     const keep = this.slice(Math.max(this.firstOrdinal, this.endOrd - cap));
+    const lost = Math.min(this.earlier, this.count - keep.length);
+    this.earlier -= lost;
+    this.earlierLost += lost;
     this.buf = keep;
     this.head = 0;
     this.count = keep.length;

@@ -98,6 +98,12 @@ export const LOG_CSS = `
 .raynb-log-empty { padding: 6px 8px; color: ${DIM}; font-family: var(--jp-ui-font-family, sans-serif); }
 .raynb-dropped { padding: 1px 8px; color: ${WARN}; ${tint(WARN, "rgba(245,124,0,.12)", 12)}
   border-radius: 3px; margin-bottom: 2px; font-size: 12px; }
+.raynb-earlier { width: 100%; margin-bottom: 2px; padding: 2px 8px; font: inherit;
+  font-size: 12px; text-align: center; color: ${DIM}; cursor: pointer;
+  background: var(--jp-layout-color1, transparent); border: 1px dashed var(--jp-border-color2, #bdbdbd);
+  border-radius: 3px; }
+.raynb-earlier:hover:not(:disabled) { color: ${RUN}; }
+.raynb-earlier:disabled { cursor: default; }
 .raynb-resume { position: absolute; bottom: 12px; left: 50%; transform: translateX(-50%);
   box-shadow: 0 1px 4px rgba(0,0,0,.3); background: var(--jp-layout-color1, Canvas); }
 .raynb-final { margin: 4px 0; font-weight: 600; white-space: nowrap; overflow: hidden;

@@ -1,20 +1,27 @@
 // A job's live log in a JupyterLab main-area tab: LogPanel (ring buffer, virtual scrolling,
-// ANSI) fed by the server extension's NDJSON stream; a broken stream resumes after the
-// lines already shown.
+// ANSI) fed by the server extension's NDJSON stream. It opens at the log's last lines, loads
+// earlier ones when scrolled to the top, and a broken stream goes on at the byte offset
+// after the last line shown.
 
 import { Widget } from "@lumino/widgets";
 import { h, setChip } from "../lib/dom";
+import type { EarlierLoader } from "../lib/earlier";
 import { LogPanel } from "../lib/logpanel";
 import { oneLine } from "../lib/requests";
 import { ApiError, type RayApi } from "./api";
 import { ndjson } from "./ndjson";
+
+/** Lines a tab opens with: the end of a long log, without reading the rest. */
+export const OPEN_LINES = 1000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class JobLogWidget extends Widget {
   private panel = new LogPanel();
   private status: HTMLSpanElement;
-  private received = 0;
+  private received = 0; // lines shown from this stream (the ones loaded earlier not counted)
+  private offset: number | null = null; // byte offset after the last line shown, if known
+  private fromStart = false; // the first line shown is the log's first
   private abort = new AbortController();
 
   constructor(
@@ -43,18 +50,48 @@ export class JobLogWidget extends Widget {
     super.dispose();
   }
 
+  /** The lines before byte `cursor` of the log (the offset of the first line held). */
+  private earlier: EarlierLoader = async (n, cursor) => {
+    const params = { offset: String(cursor), lines: String(n) };
+    const path = this.api.jobPath(this.jobId, "/logs/before");
+    const got = await (await this.api.fetch(path, { signal: this.abort.signal }, params)).json();
+    return { lines: got.lines, atStart: got.offset === 0, cursor: got.offset };
+  };
+
+  /** Where the next connection begins: after the last line shown (by byte offset; by line
+   *  count for a log read from its first line), or at the log's last lines. */
+  private where(): Record<string, string> {
+    if (this.offset !== null) return { offset: String(this.offset) };
+    if (this.fromStart) return { skip: String(this.received) };
+    if (this.received > 0) {
+      this.panel.reset(); // no way to go on exactly: open at the end again
+      this.received = 0;
+    }
+    return { last: String(OPEN_LINES) };
+  }
+
+  /** The first batch of a connection that opened the log: where its lines begin. */
+  private opened(event: { first_offset?: number | null; at_start?: boolean }): void {
+    this.fromStart = Boolean(event.at_start);
+    const first = event.first_offset;
+    this.panel.setEarlier(this.fromStart || typeof first !== "number" ? null : this.earlier, first ?? 0);
+  }
+
   /** Follows the log until the job ends; retries with backoff while the server or Ray is away. */
   private async stream(): Promise<void> {
     let delay = 1000;
     while (!this.isDisposed) {
       try {
-        const params = { skip: String(this.received) };
+        const params = this.where();
+        const opening = "last" in params;
         const response = await this.api.fetch(this.api.jobPath(this.jobId, "/logs"), { signal: this.abort.signal }, params);
         this.panel.setNotice("");
         for await (const event of ndjson(response.body!)) {
           if (event.lines) {
+            if (opening && this.received === 0) this.opened(event);
             this.panel.push(this.panel.nextSeq, event.lines);
             this.received += event.lines.length;
+            this.offset = typeof event.offset === "number" ? event.offset : null;
             delay = 1000;
           } else if (event.end) {
             setChip(this.status, event.end);

@@ -1,6 +1,7 @@
 // LogView widget: one job's live log (PROTOCOL.md "LogView").
 
 import { chip, h, setChip } from "../lib/dom";
+import type { EarlierLoader } from "../lib/earlier";
 import { formatCount } from "../lib/format";
 import { LogPanel } from "../lib/logpanel";
 import { LogStream } from "../lib/logstream";
@@ -22,6 +23,11 @@ function render({ model, el }: RenderProps): () => void {
   el.append(panel.el);
   const client = new RequestClient(model);
   const stream = new LogStream(model, client, panel);
+  // A log opened at its last lines: the kernel has the lines before seq 0 (PROTOCOL.md "earlier").
+  const earlier: EarlierLoader = async (n, have) => {
+    const r = await client.request("earlier", { stream: stream.current, have, n }, 60_000);
+    return { lines: r.lines, atStart: r.at_start, cursor: have + r.lines.length };
+  };
 
   const update = () => {
     const id = String(model.get("job_id") ?? "");
@@ -36,8 +42,9 @@ function render({ model, el }: RenderProps): () => void {
     panel.setFinal(String(model.get("final") ?? ""), String(model.get("status") ?? ""));
     panel.setError(oneLine(model.get("error") ?? ""));
     stream.setStream(id);
+    panel.setEarlier(id && !model.get("from_start") ? earlier : null);
   };
-  const offs = ["job_id", "status", "done", "total", "dropped", "final", "error"].map((k) =>
+  const offs = ["job_id", "status", "done", "total", "dropped", "final", "error", "from_start"].map((k) =>
     listen(model, `change:${k}`, update),
   );
   offs.push(listen(model, "change:max_lines", () => panel.setCapacity(Number(model.get("max_lines")))));
