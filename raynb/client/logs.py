@@ -183,7 +183,7 @@ class LineAssembler:
         self._partial.clear()
         self._overflow = self._overflow_crs = 0
         text = raw.decode("utf-8", errors="replace")
-        units = len(_LONE_CR.findall(text)) + extra_crs + 1
+        units = (len(_LONE_CR.findall(text)) if "\r" in text else 0) + extra_crs + 1
         size = len(raw) + overflow + 1
         if self._skip:
             if self._skip >= units:
