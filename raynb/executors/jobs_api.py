@@ -179,7 +179,8 @@ class RayJobsApiExecutor(BaseExecutor):
         """
         key = _key(job_id)
         if key is None:
-            raise KeyError(f"job {job_id!r} was not submitted from this process: its result key is elsewhere")
+            raise ExecutionError(job_id, "UnknownJob", "it was not submitted from this process, which holds "
+                                 "the key of its result: read it where it was submitted, or its log with get_logs()")
         job = self._wait(job_id, timeout)
         markers = Markers(key)
         lines = markers.feed(self.client.get_job_log_tail(job, TAIL_LINES))
