@@ -35,7 +35,6 @@ class LiveLog:
         self.lines: deque[str] = deque(maxlen=max_visible)
         self.hidden = 0
         self.earlier = False
-        self.updates = 0
         self.status: Rendered | None = None
         self._lock = threading.Lock()
         self._dirty = True
@@ -69,7 +68,6 @@ class LiveLog:
             self._handle = display(bundle, display_id=True)
         else:
             self._handle.update(bundle)
-        self.updates += 1
         self._last = now
 
     def render(self) -> Rendered:

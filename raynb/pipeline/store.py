@@ -1,4 +1,4 @@
-"""SQLite store of the pipeline service: pipelines, runs, per-action progress, checkpoints,
+"""SQLite store of the pipeline service: runs, per-action progress, checkpoints,
 run logs and each run's event log, in one file in WAL mode.
 
 Every change is one transaction that also appends the run's events (``progress`` with the new
@@ -40,8 +40,6 @@ from .models import (
 __all__ = ["Conflict", "Store", "UnknownRun"]
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS pipelines (name TEXT PRIMARY KEY, description TEXT, actions TEXT NOT NULL,
-    updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, name TEXT NOT NULL, pipeline TEXT NOT NULL,
     description TEXT, status TEXT NOT NULL, params TEXT NOT NULL, result TEXT, error TEXT,
     resumed_from TEXT, created_at REAL NOT NULL, started_at REAL, finished_at REAL,
@@ -178,10 +176,6 @@ class Store:
                     (body.resumed_from, body.skipped)).fetchall()
             if body.skipped > len(body.actions):
                 raise Conflict(f"skipped={body.skipped} but the run has {len(body.actions)} actions")
-            db.execute(
-                "INSERT INTO pipelines VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
-                "description=excluded.description, actions=excluded.actions, updated_at=excluded.updated_at",
-                (body.pipeline, body.description, json.dumps(body.actions), now))
             db.execute(
                 "INSERT INTO runs (run_id, name, pipeline, description, status, params, resumed_from, "
                 "created_at) VALUES (?,?,?,?,?,?,?,?)",
