@@ -16,6 +16,7 @@ import json
 import re
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -154,13 +155,28 @@ def test_connect_and_run_a_task(example: str, address: str, tmp_path: Path) -> N
     assert "do_work(2) = 4" in drive(tmp_path, placed(example, address) + DO_WORK_CHECK, address)
 
 
-def test_client_arguments_namespace_working_dir_and_pip(address: str, tmp_path: Path) -> None:
+@pytest.fixture
+def lone_head() -> Iterator[str]:
+    """The Ray Client address of a head of its own, with no worker node beside it.
+
+    Worker nodes that the suite starts on this machine share the head's session folder, so
+    runtime_resources too: two runtime-env agents then build the same pip environment in one
+    folder at once and one sees the other's half-written packages. Nodes of a real cluster
+    are separate machines, so the example runs where that cannot happen."""
+    from raynb import cluster
+
+    head = cluster.start_local_head(num_cpus=1, object_store_memory=100 * 1024**2)
+    try:
+        assert head.client_address
+        yield head.client_address
+    finally:
+        cluster.stop_local_head(head)
+
+
+def test_client_arguments_namespace_working_dir_and_pip(lone_head: str, tmp_path: Path) -> None:
+    address = lone_head
     project = tmp_path / "files" / "my_project"
     project.mkdir(parents=True)
-    # Worker nodes that raynb.cluster starts on this machine share the head's session folder,
-    # runtime_resources included, and their runtime-env agents remove copies the head's agent
-    # still lists. So the check runs on the head node, and the folder's content (so its copy)
-    # is new each run: a copy broken earlier on a long-lived test head is not reused.
     (project / "data.txt").write_text(f"read by a relative path on the cluster {uuid.uuid4()}\n")
     check = textwrap.dedent(
         """
