@@ -155,8 +155,10 @@ def test_logview_tail_opens_at_the_end_and_loads_earlier_lines_on_request(client
         first = request(view, "earlier", stream=job_id, have=0, n=1000)["result"]
         assert first == {"lines": rows[3900:4900], "at_start": False}
         rest = request(view, "earlier", stream=job_id, have=1000, n=10_000)["result"]
-        assert rest["at_start"] and rest["lines"][-3900:] == rows[:3900]  # after Ray's own first lines
-        assert "Running entrypoint" in "\n".join(rest["lines"][:-3900])
+        # Ray's own "Running entrypoint" lines land in the file wherever its supervisor wrote
+        # them among the job's first rows.
+        assert rest["at_start"] and [ln for ln in rest["lines"] if ln.startswith("row ")] == rows[:3900]
+        assert "Running entrypoint" in "\n".join(rest["lines"])
         # Another view (a reload) asks again: the kernel answers from what it read.
         assert request(view, "earlier", stream=job_id, have=0, n=500)["result"]["lines"] == rows[4400:4900]
         have = 1000 + len(rest["lines"])
